@@ -1,0 +1,32 @@
+# The two commands of the README. Each one sets itself up: a virtual environment in .venv with an
+# editable install of vessnb and its tool chain (nothing outside the repository is needed).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+# torch: on the project's CPU machines the 2.13.0 CPU build lies on disk; override with TORCH_SPEC=torch
+TORCH_SPEC ?= torch==2.13.0
+RUN ?= default
+RUN_ARGS ?=
+BIN := $(VENV)/bin
+
+.PHONY: run test setup clean-runs
+
+$(BIN)/.installed: setup.py settings.ini
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+## make run: the whole pipeline on the synthetic default, on the CPU, into runs/$(RUN)/
+run: setup
+	$(BIN)/vessnb run --run-dir runs/$(RUN) $(RUN_ARGS)
+
+## make test: export and clean checks, README and docs processing, nbdev_test, papermill smoke run
+test: setup
+	PATH="$(abspath $(BIN)):$$PATH" bash tools/test.sh
+
+clean-runs:
+	rm -rf runs/

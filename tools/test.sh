@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's test command (`make test` calls it with the virtual environment first on PATH).
+# Each step prints its result; the last line says how many steps passed and failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+passed=0; failed=0; failures=()
+step() {  # step NAME COMMAND...
+  local name=$1; shift
+  echo "=== $name"
+  local t0=$SECONDS
+  if "$@"; then passed=$((passed+1)); echo "--- ok: $name ($((SECONDS-t0)) s)"
+  else failed=$((failed+1)); failures+=("$name"); echo "--- FAILED: $name ($((SECONDS-t0)) s)"; fi
+}
+unchanged() {  # unchanged DIR... : run the command after `--`, fail if it changed files under DIR
+  local dirs=() ; while [[ $1 != -- ]]; do dirs+=("$1"); shift; done; shift
+  local before after
+  before=$(find "${dirs[@]}" -type f -not -path '*/__pycache__/*' -exec sha1sum {} + | sort)
+  "$@" || return 1
+  after=$(find "${dirs[@]}" -type f -not -path '*/__pycache__/*' -exec sha1sum {} + | sort)
+  if [[ "$before" != "$after" ]]; then
+    echo "$* changed files (commit its result):"; diff <(echo "$before") <(echo "$after") | grep '^[<>]' | head -20
+    return 1
+  fi
+}
+smoke() {
+  local d; d=$(mktemp -d)
+  vessnb run --run-dir "$d/run" --epochs 1 --width 4 --crop 32 --n-explain 1 \
+      --n-synthetic 8 --synthetic-size 64 --no-progress &&
+  python tools/check_run.py "$d/run"
+  local rc=$?; rm -rf "$d"; return $rc
+}
+step "nbdev_export leaves vessnb/ unchanged" unchanged vessnb -- nbdev_export
+step "nbdev_clean leaves nbs/ unchanged" unchanged nbs -- nbdev_clean
+step "README.md is generated from nbs/index.ipynb" python tools/readme.py --check
+step "docs: notebooks process for Quarto" python tools/docs.py
+# two notebooks run at once on two cores: one torch thread each, or they oversubscribe the CPU
+step "nbdev_test (every notebook)" env OMP_NUM_THREADS=1 nbdev_test --n_workers 2 --timing
+step "papermill smoke run of the pipeline" smoke
+echo
+if ((failed)); then printf 'failed step: %s\n' "${failures[@]}"; fi
+echo "make test: $passed passed, $failed failed"
+((failed == 0))
