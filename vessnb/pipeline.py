@@ -13,7 +13,7 @@ from pathlib import Path
 from fastcore.script import Param, anno_parser
 from .data import save_json, load_json
 
-# %% ../nbs/06_pipeline.ipynb #2742dc2f
+# %% ../nbs/06_pipeline.ipynb #117c40ef
 class ConfigError(ValueError):
     "A pipeline option has a value that cannot work."
 
@@ -25,14 +25,14 @@ class RunConfig:
     run_dir: str = 'runs/default'  # run folder: notebooks, checkpoint, maps, figures, summary.json
     data_dir: str = None           # VessMap-layout folder; None: a synthetic set made in the run folder
     device: str = 'cpu'            # cpu, cuda or cuda:N
-    epochs: int = 6                # training epochs
+    epochs: int = 10               # training epochs
     width: int = 8                 # model width (64 is the original network)
     crop: int = 64                 # training crop and side of the explained crops (px)
     batch_size: int = 8            # training batch size
-    n_explain: int = 2             # test images whose full Jacobians are extracted
+    n_explain: int = 3             # test images whose full Jacobians are extracted
     proportion: float = 0.01       # threshold: fraction of max|J| an input pixel's |gradient| must exceed
     seed: int = 0                  # random seed for data, training and extraction
-    n_synthetic: int = 24          # images in the synthetic data set (when no data_dir)
+    n_synthetic: int = 40          # images in the synthetic data set (when no data_dir)
     synthetic_size: int = 128      # side of the synthetic images (px)
     method: str = 'auto'           # Jacobian method: auto, batched or coloured
     mode: str = 'exact'            # Jacobian mode
