@@ -33,6 +33,15 @@ step "nbdev_export leaves vessnb/ unchanged" unchanged vessnb -- nbdev_export
 step "nbdev_clean leaves nbs/ unchanged" unchanged nbs -- nbdev_clean
 step "README.md is generated from nbs/index.ipynb" python tools/readme.py --check
 step "docs: notebooks process for Quarto" python tools/docs.py
+browser() {  # the explorer's browser test needs Debian's chromium; install it where we can (CI runs as root)
+  [[ -x /usr/bin/chromium ]] && return 0
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 ||
+      echo "could not install chromium: the explorer's browser test will say it is skipped"
+  else echo "no chromium and no root apt-get: the explorer's browser test will say it is skipped"; fi
+  return 0
+}
+step "browser for the explorer test (chromium)" browser
 # two notebooks run at once on two cores: one torch thread each, or they oversubscribe the CPU
 step "nbdev_test (every notebook)" env OMP_NUM_THREADS=1 nbdev_test --n_workers 2 --timing
 step "papermill smoke run of the pipeline" smoke

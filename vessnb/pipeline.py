@@ -56,8 +56,8 @@ class RunConfig:
             raise ConfigError(f'data folder {self.data_dir} does not exist')
         return self
 
-# %% ../nbs/06_pipeline.ipynb #f65b4052
-STAGES = ('00_data', '02_train', '03_jacobian', '04_threshold', '05_validate')
+# %% ../nbs/06_pipeline.ipynb #455f5708
+STAGES = ('00_data', '02_train', '03_jacobian', '04_threshold', '05_validate', '07_explorer')
 
 def stage_parameters(cfg: RunConfig, stage: str) -> dict:
     "The papermill parameters for notebook `stage` of the run `cfg`."
@@ -70,6 +70,7 @@ def stage_parameters(cfg: RunConfig, stage: str) -> dict:
                             images=cfg.n_explain, crop=cfg.crop, method=cfg.method, mode=cfg.mode),
         '04_threshold': dict(proportions=[cfg.proportion]),
         '05_validate': dict(),
+        '07_explorer': dict(),
     }
     if stage not in extra: raise ConfigError(f'unknown stage {stage!r}; stages are {STAGES}')
     return {**common, **extra[stage]}
@@ -121,7 +122,7 @@ def run_pipeline(cfg: RunConfig = None, nbs=None, progress: bool = True, kernel_
     save_json(summary, summary_path)
     return summary
 
-# %% ../nbs/06_pipeline.ipynb #33e57925
+# %% ../nbs/06_pipeline.ipynb #175cce75
 def _run(command: Param('what to do: `run` = data -> train -> Jacobian -> threshold -> validate', str, choices=['run']),
          data: Param('data folder in the VessMap layout (default: a synthetic set made in the run folder)', str) = None,
          run_dir: Param('run folder for executed notebooks, checkpoint, maps, figures, summary.json', str) = 'runs/default',
@@ -161,4 +162,5 @@ def vessnb_cli(argv=None):
     except (ConfigError, PipelineError, FileNotFoundError) as e: _error(e)
     run = Path(summary['config']['run_dir'])
     print(f'vessnb: results in {run}: summary.json, maps/, figures/, notebooks/')
+    if (run/'explorer'/'index.html').exists(): print(f'vessnb: explorer: {run/"explorer"/"index.html"} (open it in a browser)')
     return 0
