@@ -24,7 +24,7 @@ unchanged() {  # unchanged DIR... : run the command after `--`, fail if it chang
 }
 smoke() {
   local d; d=$(mktemp -d)
-  vessnb run --run-dir "$d/run" --epochs 1 --width 4 --crop 32 --n-explain 1 \
+  timeout 900 vessnb run --run-dir "$d/run" --epochs 1 --width 4 --crop 32 --n-explain 1 \
       --n-synthetic 8 --synthetic-size 64 --no-progress &&
   python tools/check_run.py "$d/run"
   local rc=$?; rm -rf "$d"; return $rc
@@ -43,7 +43,7 @@ browser() {  # the explorer's browser test needs Debian's chromium; install it w
 }
 step "browser for the explorer test (chromium)" browser
 # two notebooks run at once on two cores: one torch thread each, or they oversubscribe the CPU
-step "nbdev_test (every notebook)" env OMP_NUM_THREADS=1 nbdev_test --n_workers 2 --timing
+step "nbdev_test (every notebook)" env OMP_NUM_THREADS=1 timeout 1500 nbdev_test --n_workers 2 --timing
 step "papermill smoke run of the pipeline" smoke
 echo
 if ((failed)); then printf 'failed step: %s\n' "${failures[@]}"; fi
