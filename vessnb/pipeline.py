@@ -6,9 +6,9 @@
 __all__ = ['STAGES', 'ConfigError', 'RunConfig', 'stage_parameters', 'stages_for', 'find_notebooks', 'PipelineError',
            'run_pipeline', 'vessnb_cli']
 
-# %% ../nbs/06_pipeline.ipynb #2fede74d
+# %% ../nbs/06_pipeline.ipynb #bf52b3a5
 import json, os, re, sys, time
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass, asdict
 from pathlib import Path
 from fastcore.script import Param, anno_parser
 from .data import save_json, load_json
