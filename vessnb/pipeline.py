@@ -59,24 +59,25 @@ class RunConfig:
             raise ConfigError(f'data folder {self.data_dir} does not exist')
         return self
 
-# %% ../nbs/06_pipeline.ipynb #f6b8e700
+# %% ../nbs/06_pipeline.ipynb #9f4d00d8
 STAGES = ('00_data', '02_train', '03_jacobian', '04_threshold', '05_validate', '07_explorer')
 
 def stage_parameters(cfg: RunConfig, stage: str) -> dict:
     "The papermill parameters for notebook `stage` of the run `cfg`."
-    common = dict(run_dir=str(Path(cfg.run_dir).resolve()), device=cfg.device, seed=cfg.seed)
+    run = Path(cfg.run_dir).resolve()
+    common = dict(run_dir=str(run), device=cfg.device, seed=cfg.seed)
     extra = {
         '00_data': dict(data_dir=None if cfg.data_dir is None else str(Path(cfg.data_dir).resolve()),
                         n_synthetic=cfg.n_synthetic, synthetic_size=cfg.synthetic_size),
         '02_train': dict(epochs=cfg.epochs, crop=cfg.crop, batch_size=cfg.batch_size, width=cfg.width),
-        '03_jacobian': dict(checkpoint=str(Path(cfg.run_dir).resolve()/'checkpoints'/'best.pt'),
+        '03_jacobian': dict(checkpoint=str(run/'checkpoints'/'best.pt'),
                             images=cfg.n_explain, crop=cfg.crop, method=cfg.method, mode=cfg.mode),
         '04_threshold': dict(proportions=[cfg.proportion]),
         '05_validate': dict(),
         '07_explorer': dict(),
-        '08_distributed': dict(checkpoint=str(Path(cfg.run_dir).resolve()/'checkpoints'/'best.pt'), images=cfg.n_explain,
+        '08_distributed': dict(checkpoint=str(run/'checkpoints'/'best.pt'), images=cfg.n_explain,
                                crop=cfg.crop, scheduler=cfg.scheduler, workers=cfg.workers,
-                               proportions=[cfg.proportion], store=str(Path(cfg.run_dir).resolve()/'jacobians.zarr')),
+                               proportions=[cfg.proportion], store=str(run/'jacobians.zarr')),
     }
     if stage not in extra: raise ConfigError(f'unknown stage {stage!r}; stages are {STAGES}')
     return {**common, **extra[stage]}
