@@ -9,7 +9,7 @@ RUN ?= default
 RUN_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: run test setup clean-runs
+.PHONY: run test docs setup clean-runs
 
 $(BIN)/.installed: setup.py settings.ini
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ run: setup
 ## make test: export and clean checks, README and docs processing, nbdev_test, papermill smoke run
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/test.sh
+
+## make docs: the documentation site in _docs/, with the explorer of runs/$(RUN) (made by `make run` when absent);
+## the last step, nbdev_docs, needs Quarto (https://quarto.org)
+docs: setup
+	test -d runs/$(RUN)/jacobians.zarr || $(MAKE) run
+	$(BIN)/python tools/docs.py --run runs/$(RUN)
+	PATH="$(abspath $(BIN)):$$PATH" nbdev_docs
 
 clean-runs:
 	rm -rf runs/

@@ -19,5 +19,13 @@ if (run/'summary.json').exists():
     s = json.loads((run/'summary.json').read_text())
     for k in ('data', 'train', 'jacobian', 'threshold', 'validate', 'explorer'):
         if k not in s: problems.append(f'summary.json has no "{k}" section')
+ex = run/'explorer'/'explorer.json'
+if ex.exists():   # every file the page may load is there: the data script and each image's band files
+    meta = json.loads(ex.read_text())
+    if not (run/'explorer'/'explorer_data.js').exists(): problems.append('no explorer/explorer_data.js')
+    for k, (name, m) in enumerate(meta['images'].items()):
+        if m['H'] * m['W'] > 4096 and m['inline']: problems.append(f'explorer: {name} ({m["H"]}x{m["W"]}) not cut into bands')
+        lost = [b for b in range(m['n_bands']) if not m['inline'] and not (run/'explorer'/'bands'/f'{k:03d}_{b:04d}.js').exists()]
+        if lost: problems.append(f'explorer: band files {lost} of {name} missing')
 if problems: sys.exit('run folder incomplete:\n  ' + '\n  '.join(problems))
 print(f'run folder {run} is complete')

@@ -1,24 +1,68 @@
-"""Process the notebooks for the documentation site, everything up to Quarto's render.
+"""Process the notebooks for the documentation site, everything up to Quarto's render, explorer included.
 
 `nbdev_docs`/`nbdev_proc_nbs` first try to download Quarto, which these machines cannot do; this runs the same
 nbdev steps without that: refresh nbs/nbdev.yml, the symbol index and sidebar, then nbdev's notebook processors
-(show_doc, directives, frontmatter) into _proc/. It fails if a notebook does not process or a page is missing.
+(show_doc, directives, frontmatter) into _proc/. Before that it writes an explorer into nbs/explorer/ (ignored by
+git; Quarto copies it into the site as a resource, see nbs/_quarto.yml) from the Jacobian store of `--run DIR`,
+else of runs/default when a `make run` folder exists, else of a tiny demo run. It fails if a notebook does not
+process, a page or an explorer file is missing, or the site's explorer does not open in a browser it can find.
+
+    python tools/docs.py [--run RUN_DIR]
 """
-import sys
+import argparse, json, shutil, sys, tempfile
+import yaml
 from pathlib import Path
 from nbdev.config import get_config
 from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
 from nbdev.serve import proc_nbs
 import nbdev.doclinks
 
+ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+ap.add_argument('--run', default=None, help='run folder whose explorer the site shows (default: runs/default, else a demo)')
+args = ap.parse_args()
 cfg = get_config()
+root, nbs = cfg.config_path, cfg.nbs_path
+cache = root/'_proc'
+
+def explorer_files(folder):
+    "Every file the explorer in `folder` loads: the page, its data script and each band file explorer.json lists."
+    meta = json.loads((folder/'explorer.json').read_text())
+    files = ['index.html', 'explorer_data.js']
+    for k, m in enumerate(meta['images'].values()):
+        if not m['inline']: files += [f'bands/{k:03d}_{b:04d}.js' for b in range(m['n_bands'])]
+    return files
+
+# 1. the explorer the site publishes
+site = nbs/'explorer'
+shutil.rmtree(site, ignore_errors=True); shutil.rmtree(cache/'explorer', ignore_errors=True)
+from vessnb.explorer import tiny_run, write_explorer, screenshot_explorer, find_browser
+run = Path(args.run) if args.run else root/'runs'/'default'
+if (run/'jacobians.zarr').exists():
+    write_explorer(run, out=site)
+    print(f'site explorer: written from {run}/jacobians.zarr')
+elif args.run: sys.exit(f'--run {run}: no jacobians.zarr there (run `vessnb run --run-dir {run}` first)')
+else:
+    with tempfile.TemporaryDirectory() as d: write_explorer(tiny_run(Path(d)/'demo'), out=site)
+    print('site explorer: a tiny demo run (no runs/default; `make docs` uses the make run folder)')
+
+# 2. nbdev's processing
 refresh_quarto_yml()
 nbdev.doclinks._build_modidx()
-nbdev_sidebar.__wrapped__(path=cfg.nbs_path)
-cache = Path(proc_nbs(cfg.nbs_path, n_workers=0))
-nbs = sorted(p.name for p in cfg.nbs_path.glob('*.ipynb'))
-missing = [n for n in nbs if not (cache/n).exists()]
-for f in ('_quarto.yml', 'nbdev.yml', 'sidebar.yml', 'styles.css'):
-    if not (cache/f).exists(): missing.append(f)
+nbdev_sidebar.__wrapped__(path=nbs)
+cache = Path(proc_nbs(nbs, n_workers=0))
+
+# 3. checks
+names = sorted(p.name for p in nbs.glob('*.ipynb'))
+missing = [n for n in names if not (cache/n).exists()]
+missing += [f for f in ('_quarto.yml', 'nbdev.yml', 'sidebar.yml', 'styles.css') if not (cache/f).exists()]
+missing += [f'explorer/{f}' for f in explorer_files(site) if not (cache/'explorer'/f).exists()]
 if missing: sys.exit(f'docs processing did not produce: {missing}')
-print(f'processed {len(nbs)} notebooks into {cache}: ready for `quarto render`')
+if 'explorer/**' not in (yaml.safe_load((cache/'_quarto.yml').read_text())['project'].get('resources') or []):
+    sys.exit('_quarto.yml does not list explorer/** under project resources: Quarto would leave the explorer out')
+for page in ('index.ipynb', '07_explorer.ipynb'):
+    if 'explorer/index.html' not in (cache/page).read_text(): sys.exit(f'{page} does not link to explorer/index.html')
+if find_browser(): print(f'site explorer not opened in a browser: {find_browser()}')
+else:
+    with tempfile.TemporaryDirectory() as d: screenshot_explorer(cache/'explorer'/'index.html', Path(d)/'site.png')
+    print('site explorer opens in headless Chromium')
+print(f'processed {len(names)} notebooks and the explorer into {cache}: ready for `quarto render`')

@@ -10,6 +10,14 @@ from pathlib import Path
 root = Path(__file__).resolve().parent.parent
 DIRECTIVE = re.compile(r'^\s*#\s*\|\s*(.*)$')
 
+def site_url():
+    "The documentation site's address, from settings.ini (doc_host + doc_baseurl), with a trailing slash."
+    import configparser
+    c = configparser.ConfigParser(); c.read(root/'settings.ini')
+    return c['DEFAULT']['doc_host'].rstrip('/') + '/' + c['DEFAULT']['doc_baseurl'].strip('/') + '/'
+
+SITE = site_url()
+
 def directives(src):
     return [m.group(1).strip() for m in map(DIRECTIVE.match, src.splitlines()) if m]
 
@@ -22,7 +30,9 @@ def render(nb_path):
         if any(d.startswith(('hide', 'include: false', 'default_exp', 'export')) for d in ds): continue
         body = '\n'.join(l for l in src.splitlines() if not DIRECTIVE.match(l)).strip()
         if not body: continue
-        if cell['cell_type'] == 'markdown': parts.append(re.sub(r'\]\((images/)', r'](nbs/\1', body))
+        if cell['cell_type'] == 'markdown':
+            body = re.sub(r'\]\((images/)', r'](nbs/\1', body)
+            parts.append(re.sub(r'\]\((explorer/)', '](' + SITE + r'\1', body))     # the explorer lives on the docs site
         elif cell['cell_type'] == 'code' and 'echo: false' not in ds: parts.append(f'```python\n{body}\n```')
     header = '<!-- generated from nbs/index.ipynb by tools/readme.py: edit the notebook, not this file -->'
     return header + '\n\n' + '\n\n'.join(parts) + '\n'

@@ -386,7 +386,7 @@ def _windows(offsets, h, w):
     n = torch.arange(len(offsets))[:, None, None]
     return n, (offsets[:, 0, None] + torch.arange(h))[:, :, None], (offsets[:, 1, None] + torch.arange(w))[:, None, :]
 
-# %% ../nbs/03_jacobian.ipynb #4d151b53
+# %% ../nbs/03_jacobian.ipynb #2e530a1a
 class JacobianStore:
     "Zarr store of Jacobian rows: per image a group with image, target map, extraction plan and committed blocks."
     _RESERVED = {'name', 'method', 'mode', 'dtype', 'compute_dtype', 'target', 'support', 'chunk_size', 'n_blocks', 'n_pixels',
@@ -426,20 +426,28 @@ class JacobianStore:
         self._need_complete(name)
         return float(self.attrs(name)['max_abs'])
 
-    def _read_block(self, name, k, sel=slice(None)):
-        g = self.root[name]
-        a, b = g.attrs, g[f'blocks/b{k:06d}']
+    def _read_window(self, name, k, sel=slice(None)):
+        b = self.root[name][f'blocks/b{k:06d}']
         data = torch.from_numpy(b['rows'][sel]).float() * float(b.attrs['scale'])
-        pix = torch.from_numpy(b['pixels'][sel]).long()
+        return torch.from_numpy(b['pixels'][sel]).long(), torch.from_numpy(b['offsets'][sel]).long(), data
+
+    def _read_block(self, name, k, sel=slice(None)):
+        a = self.root[name].attrs
+        pix, off, data = self._read_window(name, k, sel)
         if a['layout'] == 'dense': return pix, data
         rows = torch.zeros(len(data), *a['shape'])
-        rows[_windows(torch.from_numpy(b['offsets'][sel]).long(), *a['window'])] = data
+        rows[_windows(off, *a['window'])] = data
         return pix, rows
 
     def iter_blocks(self, name):
         "Blocks `(pixels (n, 2) long, rows (n, H, W) float32)` of a complete image, as the extractor yielded them."
         self._need_complete(name)
         for k in range(self.attrs(name)['n_blocks']): yield self._read_block(name, k)
+
+    def iter_windows(self, name):
+        "Blocks `(pixels (n, 2), offsets (n, 2), windows (n, h, w) float32)` as stored: row = zeros, window at offset."
+        self._need_complete(name)
+        for k in range(self.attrs(name)['n_blocks']): yield self._read_window(name, k)
 
     def row(self, name, i:int, j:int) -> torch.Tensor:
         "The stored gradient map (H, W) of output pixel (i, j) of `name`."

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastcore.script import Param, anno_parser
 from .data import save_json, load_json
 
-# %% ../nbs/06_pipeline.ipynb #324b591a
+# %% ../nbs/06_pipeline.ipynb #3ca96aeb
 class ConfigError(ValueError):
     "A pipeline option has a value that cannot work."
 
@@ -28,6 +28,7 @@ class RunConfig:
     epochs: int = 10               # training epochs
     width: int = 8                 # model width (64 is the original network)
     crop: int = 64                 # training crop and side of the explained crops (px)
+    explain_size: int = None       # side of the explained crops (px); None: `crop`; 0: whole images
     batch_size: int = 8            # training batch size
     n_explain: int = 3             # test images whose full Jacobians are extracted
     proportion: float = 0.01       # threshold: fraction of max|J| an input pixel's |gradient| must exceed
@@ -48,6 +49,11 @@ class RunConfig:
         if self.crop < 16: raise ConfigError(f'crop must be at least 16 px, got {self.crop}')
         if self.synthetic_size < self.crop and self.data_dir is None:
             raise ConfigError(f'synthetic_size ({self.synthetic_size}) is smaller than crop ({self.crop})')
+        e = self.explain_size
+        if e is not None and (not isinstance(e, int) or (e != 0 and e < 16)):
+            raise ConfigError(f'explain_size must be 0 (whole images) or at least 16 px, got {e!r}')
+        if e and self.data_dir is None and e > self.synthetic_size:
+            raise ConfigError(f'explain_size ({e}) is larger than the synthetic images ({self.synthetic_size})')
         if not 0 < self.proportion < 1: raise ConfigError(f'proportion must lie in (0, 1), got {self.proportion}')
         if not _DEVICE.match(self.device): raise ConfigError(f'device must be cpu, cuda, cuda:N or mps, got {self.device!r}')
         if self.device.startswith('cuda'):
@@ -59,24 +65,25 @@ class RunConfig:
             raise ConfigError(f'data folder {self.data_dir} does not exist')
         return self
 
-# %% ../nbs/06_pipeline.ipynb #9f4d00d8
+# %% ../nbs/06_pipeline.ipynb #6c595dd4
 STAGES = ('00_data', '02_train', '03_jacobian', '04_threshold', '05_validate', '07_explorer')
 
 def stage_parameters(cfg: RunConfig, stage: str) -> dict:
     "The papermill parameters for notebook `stage` of the run `cfg`."
     run = Path(cfg.run_dir).resolve()
     common = dict(run_dir=str(run), device=cfg.device, seed=cfg.seed)
+    explained = cfg.crop if cfg.explain_size is None else (cfg.explain_size or None)     # None: whole images
     extra = {
         '00_data': dict(data_dir=None if cfg.data_dir is None else str(Path(cfg.data_dir).resolve()),
                         n_synthetic=cfg.n_synthetic, synthetic_size=cfg.synthetic_size),
         '02_train': dict(epochs=cfg.epochs, crop=cfg.crop, batch_size=cfg.batch_size, width=cfg.width),
         '03_jacobian': dict(checkpoint=str(run/'checkpoints'/'best.pt'),
-                            images=cfg.n_explain, crop=cfg.crop, method=cfg.method, mode=cfg.mode),
+                            images=cfg.n_explain, crop=explained, method=cfg.method, mode=cfg.mode),
         '04_threshold': dict(proportions=[cfg.proportion]),
         '05_validate': dict(),
         '07_explorer': dict(),
         '08_distributed': dict(checkpoint=str(run/'checkpoints'/'best.pt'), images=cfg.n_explain,
-                               crop=cfg.crop, scheduler=cfg.scheduler, workers=cfg.workers,
+                               crop=explained, scheduler=cfg.scheduler, workers=cfg.workers,
                                proportions=[cfg.proportion], store=str(run/'jacobians.zarr')),
     }
     if stage not in extra: raise ConfigError(f'unknown stage {stage!r}; stages are {STAGES}')
@@ -135,7 +142,7 @@ def run_pipeline(cfg: RunConfig = None, nbs=None, progress: bool = True, kernel_
     save_json(summary, summary_path)
     return summary
 
-# %% ../nbs/06_pipeline.ipynb #3c4f798e
+# %% ../nbs/06_pipeline.ipynb #6253a45a
 def _run(command: Param('what to do: `run` = data -> train -> Jacobian -> threshold -> validate', str, choices=['run']),
          data: Param('data folder in the VessMap layout (default: a synthetic set made in the run folder)', str) = None,
          run_dir: Param('run folder for executed notebooks, checkpoint, maps, figures, summary.json', str) = 'runs/default',
@@ -143,6 +150,7 @@ def _run(command: Param('what to do: `run` = data -> train -> Jacobian -> thresh
          epochs: Param('training epochs', int) = RunConfig.epochs,
          width: Param('model width (64 is the original network)', int) = RunConfig.width,
          crop: Param('training crop and side of the explained crops, px', int) = RunConfig.crop,
+         explain_size: Param('side of the explained crops, px, if not --crop; 0: whole images', int) = None,
          batch_size: Param('training batch size', int) = RunConfig.batch_size,
          n_explain: Param('number of test images to explain', int) = RunConfig.n_explain,
          proportion: Param('threshold proportion of max|J|', float) = RunConfig.proportion,
@@ -155,6 +163,7 @@ def _run(command: Param('what to do: `run` = data -> train -> Jacobian -> thresh
          no_progress: Param('hide progress bars', bool) = False):
     "Segment vessels and explain every output pixel with exact input gradients."
     cfg = RunConfig(run_dir=run_dir, data_dir=data, device=device, epochs=epochs, width=width, crop=crop,
+                    explain_size=explain_size,
                     batch_size=batch_size, n_explain=n_explain, proportion=proportion, seed=seed,
                     n_synthetic=n_synthetic, synthetic_size=synthetic_size, method=method,
                     scheduler=scheduler, workers=workers)

@@ -1,0 +1,115 @@
+"""The explorer on images larger than a crop: rows cut into band files loaded on demand, against the one-file page
+(every band inside the data script) of the same image, which is what the page would have to load without bands.
+
+Usage:
+  python bench/explorer.py --checkpoint runs/default/checkpoints/best.pt --sizes 64 128 --repeats 5
+  python bench/explorer.py --checkpoint CKPT --vessmap ../shared/vessmap --sizes 256 --device cuda
+
+Per size: explain one image (a synthetic vessel image of that size, or the first VessMap test image centre-cropped),
+write both explorers, then in headless Chromium (Debian's chromium + playwright) measure, as the median of
+`--repeats` fresh browser contexts: opening the page until the first pixel is drawn, a click on a pixel whose band
+is not loaded yet (cold), a click on its neighbour (warm), and one slider step (whole influence map redrawn).
+Pages open from file:// by default; `--mbps X` serves them over local HTTP with Chromium's network emulation
+(X Mbit/s down, 20 ms latency), as from a static host. Prints markdown table rows.
+"""
+import argparse, functools, http.server, json, statistics, sys, tempfile, threading, time
+from pathlib import Path
+import numpy as np, torch
+from vessnb.data import synthetic_item, centre_crop, load_image, read_split_files, image_path
+from vessnb.model import load_checkpoint
+from vessnb.jacobian import JacobianStore
+from vessnb.explorer import write_explorer, find_browser, CHROMIUM_ARGS
+
+ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+ap.add_argument('--checkpoint', required=True)
+ap.add_argument('--sizes', type=int, nargs='+', default=[64, 128])
+ap.add_argument('--vessmap', default=None, help='take the first test image of this VessMap folder instead of a synthetic one')
+ap.add_argument('--device', default='cpu')
+ap.add_argument('--repeats', type=int, default=5)
+ap.add_argument('--threads', type=int, default=None)
+ap.add_argument('--out', default=None, help='keep the run folders here (default: a temporary folder); '
+                'a folder from an earlier call is reused: its complete Jacobians are not computed again (time ~0)')
+ap.add_argument('--mbps', type=float, default=0, help='serve over local HTTP throttled to this many Mbit/s (0: file://)')
+args = ap.parse_args()
+if args.threads: torch.set_num_threads(args.threads)
+why = find_browser()
+if why: sys.exit(f'no browser: {why}')
+from playwright.sync_api import sync_playwright
+
+model, _ = load_checkpoint(args.checkpoint, map_location=args.device)
+root = Path(args.out or tempfile.mkdtemp(prefix='vessnb-bench-explorer-'))
+
+def image_of(size):
+    if args.vessmap is None: return f'synthetic_{size}', synthetic_item(size, 0)[0].astype(np.float32) / 255
+    name = read_split_files(args.vessmap)['test'][0]
+    return f'{name}_{size}', centre_crop(load_image(image_path(args.vessmap, name)), size)
+
+server = None
+if args.mbps:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a): pass
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+def page_times(pw, index_html, size):
+    br = pw.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+    try:
+        ctx = br.new_context(viewport={'width': 1200, 'height': 700})    # a fresh context: nothing cached
+        page = ctx.new_page()
+        url = Path(index_html).resolve().as_uri()
+        if server:
+            url = f'http://127.0.0.1:{server.server_address[1]}/{Path(index_html).resolve().relative_to(root.resolve())}'
+            cdp = ctx.new_cdp_session(page)
+            cdp.send('Network.enable')
+            cdp.send('Network.emulateNetworkConditions', dict(offline=False, latency=20, downloadThroughput=args.mbps * 1e6 / 8,
+                                                             uploadThroughput=args.mbps * 1e6 / 8))
+        t = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector('body[data-ready="0"]', timeout=120000)
+        t_open = time.perf_counter() - t
+        box = page.locator('#w-image').bounding_box()
+        def click(i, j):
+            t = time.perf_counter()
+            page.mouse.click(box['x'] + (j + 0.5) * box['width'] / size, box['y'] + (i + 0.5) * box['height'] / size)
+            page.wait_for_function(f'document.getElementById("stats").dataset.i === "{i}" && '
+                                   f'document.getElementById("stats").dataset.j === "{j}"', timeout=120000)
+            return time.perf_counter() - t
+        t_cold, t_warm = click(size - 2, size // 3), click(size - 2, size // 3 + 1)
+        t_slider = page.evaluate("""() => { const s = document.getElementById('threshold'), t = performance.now();
+            s.value = '0.05'; s.dispatchEvent(new Event('input')); return (performance.now() - t) / 1000; }""")
+        assert page.inner_text('#msg') == '', page.inner_text('#msg')
+        return t_open, t_cold, t_warm, t_slider
+    finally: br.close()
+
+from importlib.metadata import version
+import subprocess
+chromium = subprocess.run(['/usr/bin/chromium', '--version'], capture_output=True, text=True).stdout.strip()
+print(f'torch {torch.__version__}, playwright {version("playwright")}, chromium {chromium}, device {args.device}, checkpoint {args.checkpoint}, '
+      f'repeats {args.repeats}, ' + (f'HTTP at {args.mbps:g} Mbit/s' if args.mbps else 'file://'))
+print('| image | Jacobian (s) | variant | write (s) | data script | band files | loaded to first draw | open (s) | click, band not loaded (s) | click, warm (s) | slider step (s) | open: one file / this |')
+print('|---|---|---|---|---|---|---|---|---|---|---|---|')
+with sync_playwright() as pw:
+    for size in args.sizes:
+        name, img = image_of(size)
+        rd = root/name; rd.mkdir(parents=True, exist_ok=True)
+        js = JacobianStore(rd/'jacobians.zarr')
+        t = time.perf_counter()
+        js.write(name, model, torch.from_numpy(np.ascontiguousarray(img)).to(args.device), progress=False)
+        t_jac = time.perf_counter() - t
+        res = {}
+        for variant, max_rows in (('one file', size * size), ('bands', 0)):
+            t = time.perf_counter()
+            index = write_explorer(rd, out=rd/variant.replace(' ', '_'), max_rows=max_rows)
+            t_write = time.perf_counter() - t
+            meta = json.loads((index.parent/'explorer.json').read_text())
+            runs = [page_times(pw, index, size) for _ in range(args.repeats)]
+            med = [statistics.median(r[k] for r in runs) for k in range(4)]
+            res[variant] = med
+            ratio = res['one file'][0] / med[0]
+            m = meta['images'][name]
+            first = meta['bytes']['explorer_data.js'] + (0 if m['inline'] else
+                    (index.parent/'bands'/f'000_{(size // 2) // m["band_rows"]:04d}.js').stat().st_size)
+            print(f'| {name} {size}x{size} | {t_jac:.1f} | {variant} (band_rows {meta["images"][name]["band_rows"]}) | {t_write:.2f} '
+                  f'| {meta["bytes"]["explorer_data.js"] / 1e6:.2f} MB | {meta["bytes"]["bands"] / 1e6:.2f} MB in '
+                  f'{meta["images"][name]["n_bands"] if not meta["images"][name]["inline"] else 0} | {first / 1e6:.2f} MB | {med[0]:.2f} | {med[1]:.3f} '
+                  f'| {med[2]:.3f} | {med[3]:.3f} | {ratio:.1f}x |', flush=True)
