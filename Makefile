@@ -28,12 +28,15 @@ run: setup
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/test.sh
 
-## make docs: the documentation site in _docs/, with the explorer of runs/$(RUN) (made by `make run` when absent);
-## the last step, nbdev_docs, needs Quarto (https://quarto.org)
+## make docs: the documentation site in _docs/, with the explorer of runs/$(RUN) (made by `make run` when absent).
+## tools/docs.py does nbdev's processing into _proc/; the render needs Quarto (https://quarto.org). nbdev_docs is
+## not used: it would also rewrite README.md, which tools/readme.py owns.
 docs: setup
 	test -d runs/$(RUN)/jacobians.zarr || $(MAKE) run
 	$(BIN)/python tools/docs.py --run runs/$(RUN)
-	PATH="$(abspath $(BIN)):$$PATH" nbdev_docs
+	@command -v quarto >/dev/null || { echo "make docs: _proc/ is ready, but rendering it needs Quarto (https://quarto.org)"; exit 1; }
+	cd _proc && quarto render --no-cache
+	rm -rf _docs && mv _proc/_docs _docs
 
 clean-runs:
 	rm -rf runs/
