@@ -1,5 +1,5 @@
 """The explorer on images larger than a crop: rows cut into band files loaded on demand, against the one-file page
-(every band inside the data script) of the same image, which is what the page would have to load without bands.
+(every band inside the image's script) of the same image, which is what the page would have to load without bands.
 
 Usage:
   python bench/explorer.py --checkpoint runs/default/checkpoints/best.pt --sizes 64 128 --repeats 5
@@ -10,7 +10,8 @@ write both explorers, then in headless Chromium (Debian's chromium + playwright)
 `--repeats` fresh browser contexts: opening the page until the first pixel is drawn, a click on a pixel whose band
 is not loaded yet (cold), a click on its neighbour (warm), and one slider step (whole influence map redrawn).
 Pages open from file:// by default; `--mbps X` serves them over local HTTP with Chromium's network emulation
-(X Mbit/s down, 20 ms latency), as from a static host. Prints markdown table rows.
+(X Mbit/s down, 20 ms latency), as from a static host. With `--crops N` it also times a page holding N default-size 64 x 64 crops (synthetic seeds 0..N-1) against the page
+of the first crop alone. Prints markdown table rows.
 """
 import argparse, functools, http.server, json, statistics, sys, tempfile, threading, time
 from pathlib import Path
@@ -30,6 +31,7 @@ ap.add_argument('--threads', type=int, default=None)
 ap.add_argument('--out', default=None, help='keep the run folders here (default: a temporary folder); '
                 'a folder from an earlier call is reused: its complete Jacobians are not computed again (time ~0)')
 ap.add_argument('--mbps', type=float, default=0, help='serve over local HTTP throttled to this many Mbit/s (0: file://)')
+ap.add_argument('--crops', type=int, default=0, help='also: a page of this many 64 x 64 crops against a page of one of them')
 args = ap.parse_args()
 if args.threads: torch.set_num_threads(args.threads)
 why = find_browser()
@@ -86,7 +88,7 @@ import subprocess
 chromium = subprocess.run(['/usr/bin/chromium', '--version'], capture_output=True, text=True).stdout.strip()
 print(f'torch {torch.__version__}, playwright {version("playwright")}, chromium {chromium}, device {args.device}, checkpoint {args.checkpoint}, '
       f'repeats {args.repeats}, ' + (f'HTTP at {args.mbps:g} Mbit/s' if args.mbps else 'file://'))
-print('| image | Jacobian (s) | variant | write (s) | data script | band files | loaded to first draw | open (s) | click, band not loaded (s) | click, warm (s) | slider step (s) | open: one file / this |')
+print('| image | Jacobian (s) | variant | write (s) | image script | band files | loaded to first draw | open (s) | click, band not loaded (s) | click, warm (s) | slider step (s) | open: one file / this |')
 print('|---|---|---|---|---|---|---|---|---|---|---|---|')
 with sync_playwright() as pw:
     for size in args.sizes:
@@ -97,7 +99,7 @@ with sync_playwright() as pw:
         js.write(name, model, torch.from_numpy(np.ascontiguousarray(img)).to(args.device), progress=False)
         t_jac = time.perf_counter() - t
         res = {}
-        for variant, max_rows in (('one file', size * size), ('bands', 0)):
+        for variant, max_rows in (('one file', size * size), ('bands', 0)):   # one file: every band in the image script
             t = time.perf_counter()
             index = write_explorer(rd, out=rd/variant.replace(' ', '_'), max_rows=max_rows)
             t_write = time.perf_counter() - t
@@ -107,9 +109,25 @@ with sync_playwright() as pw:
             res[variant] = med
             ratio = res['one file'][0] / med[0]
             m = meta['images'][name]
-            first = meta['bytes']['explorer_data.js'] + (0 if m['inline'] else
+            first = meta['bytes']['explorer_data.js'] + meta['bytes']['images'][0] + (0 if m['inline'] else
                     (index.parent/'bands'/f'000_{(size // 2) // m["band_rows"]:04d}.js').stat().st_size)
             print(f'| {name} {size}x{size} | {t_jac:.1f} | {variant} (band_rows {meta["images"][name]["band_rows"]}) | {t_write:.2f} '
-                  f'| {meta["bytes"]["explorer_data.js"] / 1e6:.2f} MB | {meta["bytes"]["bands"] / 1e6:.2f} MB in '
+                  f'| {meta["bytes"]["images"][0] / 1e6:.2f} MB | {meta["bytes"]["bands"] / 1e6:.2f} MB in '
                   f'{meta["images"][name]["n_bands"] if not meta["images"][name]["inline"] else 0} | {first / 1e6:.2f} MB | {med[0]:.2f} | {med[1]:.3f} '
                   f'| {med[2]:.3f} | {med[3]:.3f} | {ratio:.1f}x |', flush=True)
+    if args.crops:
+        rd = root/f'crops_{args.crops}'; rd.mkdir(parents=True, exist_ok=True)
+        js = JacobianStore(rd/'jacobians.zarr')
+        names = [f'crop_{k:02d}' for k in range(args.crops)]
+        for k, n in enumerate(names):
+            js.write(n, model, torch.from_numpy(synthetic_item(64, k)[0].astype(np.float32) / 255).to(args.device))
+        print(f'\n| page | images | data script | image scripts | loaded to first draw | open (s) | one crop / this (open) |')
+        print('|---|---|---|---|---|---|---|')
+        res = {}
+        for label, sel in (('one crop', names[:1]), (f'{args.crops} crops', names)):
+            index = write_explorer(rd, out=rd/label.replace(' ', '_'), names=sel)
+            meta = json.loads((index.parent/'explorer.json').read_text())
+            res[label] = statistics.median(page_times(pw, index, 64)[0] for _ in range(args.repeats))
+            first = meta['bytes']['explorer_data.js'] + meta['bytes']['images'][0]
+            print(f'| {label} | {len(sel)} | {meta["bytes"]["explorer_data.js"] / 1e3:.1f} kB | {sum(meta["bytes"]["images"]) / 1e6:.2f} MB '
+                  f'| {first / 1e6:.2f} MB | {res[label]:.2f} | {res["one crop"] / res[label]:.1f}x |', flush=True)

@@ -25,10 +25,11 @@ root, nbs = cfg.config_path, cfg.nbs_path
 cache = root/'_proc'
 
 def explorer_files(folder):
-    "Every file the explorer in `folder` loads: the page, its data script and each band file explorer.json lists."
+    "Every file the explorer in `folder` loads: the page, its data script, each image script and band file."
     meta = json.loads((folder/'explorer.json').read_text())
     files = ['index.html', 'explorer_data.js']
     for k, m in enumerate(meta['images'].values()):
+        files.append(f'images/{k:03d}.js')
         if not m['inline']: files += [f'bands/{k:03d}_{b:04d}.js' for b in range(m['n_bands'])]
     return files
 

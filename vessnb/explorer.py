@@ -157,7 +157,7 @@ def _pack(a:np.ndarray) -> str:
     a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder('<'))
     return base64.b64encode(gzip.compress(a.tobytes(), compresslevel=6, mtime=0)).decode('ascii')
 
-# %% ../nbs/07_explorer.ipynb #63d91d17
+# %% ../nbs/07_explorer.ipynb #71cd18c8
 _PAGE = r"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vessnb explorer — __TITLE__</title>
 <link rel="icon" href="data:,">
@@ -201,7 +201,7 @@ so entries within half a step of the threshold may differ from the float counts 
 <script src="__DATA__"></script>
 <script>
 "use strict";
-const D = window.VESSNB_DATA, S = {img: null, cache: {}, pin: null, cur: null, seq: 0, p: 0};
+const D = window.VESSNB_DATA, S = {img: null, cache: {}, pin: null, cur: null, seq: 0, p: 0, want: null};
 const MAX_BANDS = 24, WAIT = {};
 const $ = id => document.getElementById(id);
 async function unpack(b64, T) {
@@ -212,14 +212,16 @@ async function unpack(b64, T) {
 }
 const TYPES = {int8: Int8Array, int16: Int16Array, uint16: Uint16Array, uint32: Uint32Array};
 const pad = (x, n) => String(x).padStart(n, '0');
-window.VESSNB_BAND = (k, b, e) => { const f = WAIT[k + '/' + b]; if (f) f(e); };
+window.VESSNB_IMAGE = (k, e) => { const f = WAIT[imageFile(k)]; if (f) f(e); };
+window.VESSNB_BAND = (k, b, e) => { const f = WAIT[bandFile(k, b)]; if (f) f(e); };
+function imageFile(k) { return `images/${pad(k, 3)}.js`; }
 function bandFile(k, b) { return `bands/${pad(k, 3)}_${pad(b, 4)}.js`; }
-function loadScript(k, b) {          // a band file from disk or a static host: a script tag works from file://
+function loadScript(src) {           // a data file from disk or a static host: a script tag works from file://
   return new Promise((resolve, reject) => {
     const s = document.createElement('script');
-    s.src = bandFile(k, b);
-    WAIT[k + '/' + b] = e => { delete WAIT[k + '/' + b]; resolve(e); };
-    s.onerror = () => { delete WAIT[k + '/' + b]; s.remove(); reject(new Error('cannot load ' + bandFile(k, b))); };
+    s.src = src;
+    WAIT[src] = e => { delete WAIT[src]; resolve(e); };
+    s.onerror = () => { delete WAIT[src]; s.remove(); reject(new Error('cannot load ' + src)); };
     s.onload = () => s.remove();
     document.head.appendChild(s);
   });
@@ -228,7 +230,7 @@ function band(im, b) {               // the decoded band b of image im, most rec
   let p = im.bands.get(b);
   if (p) { im.bands.delete(b); im.bands.set(b, p); return p; }
   p = (async () => {
-    const e = im.meta.inline ? im.meta.bands[b] : await loadScript(im.k, b);
+    const e = im.meta.inline ? im.data.bands[b] : await loadScript(bandFile(im.k, b));
     const boxes = await unpack(e.boxes, Int32Array), data = await unpack(e.data, TYPES[im.meta.dtype]);
     const off = new Int32Array(boxes.length / 4 + 1);
     for (let r = 0; r < boxes.length / 4; r++) off[r + 1] = off[r] + boxes[4 * r + 2] * boxes[4 * r + 3];
@@ -248,10 +250,10 @@ async function rowOf(im, i, j) {     // the full (H*W) row of pixel (i, j), zero
 }
 async function load(k) {
   if (S.cache[k]) return S.cache[k];
-  const e = D.images[k];
-  const im = {k, meta: e, H: e.H, W: e.W, L: e.levels, bands: new Map(),
-    image: await unpack(e.image, Uint8Array), prob: await unpack(e.prob, Uint8Array),
-    counts: await unpack(e.counts, TYPES[e.counts_dtype])};
+  const e = D.images[k], x = await loadScript(imageFile(k));
+  const im = {k, meta: e, data: x, H: e.H, W: e.W, L: e.levels, bands: new Map(),
+    image: await unpack(x.image, Uint8Array), prob: await unpack(x.prob, Uint8Array),
+    counts: await unpack(x.counts, TYPES[e.counts_dtype])};
   S.cache[k] = im; return im;
 }
 function setup(c, W, H) { c.width = W; c.height = H; return c.getContext('2d'); }
@@ -344,8 +346,10 @@ function setP() {
   if (S.img) { influence(S.img); if (S.cur) show(S.cur[0], S.cur[1]); }
 }
 async function pick(k) {
-  $('msg').textContent = 'loading…';
-  const im = await load(k); S.img = im; S.pin = null; S.cur = null;
+  $('msg').textContent = 'loading…'; S.want = k;
+  const im = await load(k);
+  if (S.want !== k) return;                      // another image was picked meanwhile
+  S.img = im; S.pin = null; S.cur = null;
   put('c-image', im.W, im.H, q => gray(im.image[q]));
   put('c-prob', im.W, im.H, q => gray(im.prob[q]));
   setup($('c-grad'), im.W, im.H); overlays(im, null, null, null);
@@ -356,7 +360,7 @@ function init() {
   if (!D) { $('msg').textContent = 'data file missing'; return; }
   if (typeof DecompressionStream === 'undefined') { $('msg').textContent = 'this browser lacks DecompressionStream'; return; }
   D.images.forEach((e, k) => { const o = document.createElement('option'); o.value = k; o.textContent = `${e.name} (${e.H}×${e.W})`; $('image').appendChild(o); });
-  $('image').addEventListener('change', ev => pick(+ev.target.value));
+  $('image').addEventListener('change', ev => pick(+ev.target.value).catch(e => { $('msg').textContent = 'error: ' + e.message; }));
   $('threshold').addEventListener('input', setP);
   for (const id of ['w-image', 'w-prob', 'w-map', 'w-grad']) {
     const w = $(id);
@@ -367,13 +371,13 @@ function init() {
       $('stats').dataset.pinned = S.pin ? 'yes' : 'no';
     });
   }
-  pick(0).catch(e => { $('msg').textContent = 'error: ' + e; });
+  pick(0).catch(e => { $('msg').textContent = 'error: ' + e.message; });
 }
 init();
 </script></body></html>
 """
 
-# %% ../nbs/07_explorer.ipynb #6113844d
+# %% ../nbs/07_explorer.ipynb #050bfaf1
 def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:int|None=None, dtype:str='int8',
                    proportion:float=0.01, names=None, progress:bool=False) -> Path:
     "Write the static explorer of a run's Jacobian store into `out` (default run_dir/explorer); returns index.html."
@@ -401,16 +405,20 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
             d = explorer_data(js, name, band_rows=band_rows, dtype=dtype, sink=None if inline else sink, progress=progress)
             meta[name] = {k: d[k] for k in ('H', 'W', 'dtype', 'levels', 'scale', 'max_abs', 'band_rows', 'n_bands')} | {
                 'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'slider_levels': d['slider_levels'].tolist()}
-            e = meta[name] | {'name': name, **{k: _pack(d[k]) for k in ('image', 'prob', 'counts')}}
-            if inline: e['bands'] = [{'boxes': _pack(bx), 'data': _pack(dt)} for bx, dt in d['bands']]
-            images.append(e)
-        payload = {'version': 2, 'proportion': p, 'store': str(store), 'images': images}
+            x = {k: _pack(d[k]) for k in ('image', 'prob', 'counts')}
+            if inline: x['bands'] = [{'boxes': _pack(bx), 'data': _pack(dt)} for bx, dt in d['bands']]
+            (tmp/'images').mkdir(exist_ok=True)
+            with atomic_write(tmp/'images'/f'{k:03d}.js', 'w') as f:
+                f.write(f'VESSNB_IMAGE({k},'); json.dump(x, f, separators=(',', ':')); f.write(');\n')
+            images.append(meta[name] | {'name': name})
+        payload = {'version': 3, 'proportion': p, 'store': str(store), 'images': images}
         with atomic_write(tmp/'explorer_data.js', 'w') as f:
             f.write('window.VESSNB_DATA = '); json.dump(payload, f, separators=(',', ':')); f.write(';\n')
         page = (_PAGE.replace('__TITLE__', html.escape(run_dir.name)).replace('__DATA__', 'explorer_data.js')
                 .replace('__P__', f'{min(max(round(p * 1000), 1), P_STEPS) / 1000:g}'))
         with atomic_write(tmp/'index.html', 'w') as f: f.write(page)
         sizes = {'explorer_data.js': (tmp/'explorer_data.js').stat().st_size,
+                 'images': [(tmp/'images'/f'{k:03d}.js').stat().st_size for k in range(len(names))],
                  'bands': sum(f.stat().st_size for f in tmp.glob('bands/*.js'))}
         with atomic_write(tmp/'explorer.json', 'w') as f: json.dump({'proportion': p, 'bytes': sizes, 'images': meta}, f, indent=1)
         os.chmod(tmp, 0o777 & ~_umask())
