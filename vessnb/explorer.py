@@ -92,7 +92,7 @@ def _level_counts(q, levels, chunk:int=256) -> np.ndarray:
         out[s:s + chunk] = ge[:, levels]
     return out
 
-# %% ../nbs/07_explorer.ipynb #6fa257d6
+# %% ../nbs/07_explorer.ipynb #bdaaf0d8
 def _band_rows(W, band_rows=None) -> int:
     "Image rows per band: `band_rows`, or about 2,048 pixels per band."
     if band_rows is None: return max(1, 2048 // W)
@@ -143,7 +143,7 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str
                 prob=np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8))
 
 def band_rows_of(d:dict, bands=None) -> np.ndarray:
-    "All rows (H*W, H, W), row-major by pixel, rebuilt from the compact bands of `explorer_data`'s `d` (a reader's helper)."
+    "All rows (H*W, H, W), row-major by pixel, rebuilt from the compact bands of `explorer_data`'s `d` ((H*W)^2 values: small images)."
     H, W, R = d['H'], d['W'], d['band_rows']
     out = np.zeros((H * W, H, W), dtype=d['dtype'])
     for b, (boxes, data) in enumerate(d['bands'] if bands is None else bands):
