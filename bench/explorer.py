@@ -19,7 +19,7 @@ import numpy as np, torch
 from vessnb.data import synthetic_item, centre_crop, load_image, read_split_files, image_path
 from vessnb.model import load_checkpoint
 from vessnb.jacobian import JacobianStore
-from vessnb.explorer import write_explorer, find_browser, CHROMIUM_ARGS
+from vessnb.explorer import write_explorer, find_browser, band_file, CHROMIUM_ARGS
 
 ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
 ap.add_argument('--checkpoint', required=True)
@@ -110,7 +110,7 @@ with sync_playwright() as pw:
             ratio = res['one file'][0] / med[0]
             m = meta['images'][name]
             first = meta['bytes']['explorer_data.js'] + meta['bytes']['images'][0] + (0 if m['inline'] else
-                    (index.parent/'bands'/f'000_{(size // 2) // m["band_rows"]:04d}.js').stat().st_size)
+                    (index.parent/band_file(0, (size // 2) // m['band_rows'])).stat().st_size)
             print(f'| {name} {size}x{size} | {t_jac:.1f} | {variant} (band_rows {meta["images"][name]["band_rows"]}) | {t_write:.2f} '
                   f'| {meta["bytes"]["images"][0] / 1e6:.2f} MB | {meta["bytes"]["bands"] / 1e6:.2f} MB in '
                   f'{meta["images"][name]["n_bands"] if not meta["images"][name]["inline"] else 0} | {first / 1e6:.2f} MB | {med[0]:.2f} | {med[1]:.3f} '

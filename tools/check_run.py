@@ -19,14 +19,12 @@ if (run/'summary.json').exists():
     s = json.loads((run/'summary.json').read_text())
     for k in ('data', 'train', 'jacobian', 'threshold', 'validate', 'explorer'):
         if k not in s: problems.append(f'summary.json has no "{k}" section')
-ex = run/'explorer'/'explorer.json'
-if ex.exists():   # every file the page may load is there: the data script, each image's script and band files
-    meta = json.loads(ex.read_text())
-    if not (run/'explorer'/'explorer_data.js').exists(): problems.append('no explorer/explorer_data.js')
-    for k, (name, m) in enumerate(meta['images'].items()):
-        if not (run/'explorer'/'images'/f'{k:03d}.js').exists(): problems.append(f'explorer: no image script for {name}')
+ex = run/'explorer'
+if (ex/'explorer.json').exists():   # every file the page may load is there: data script, image scripts, band files
+    from vessnb.explorer import explorer_files
+    lost = [f for f in explorer_files(ex) if not (ex/f).exists()]
+    if lost: problems.append(f'explorer: files missing: {lost}')
+    for name, m in json.loads((ex/'explorer.json').read_text())['images'].items():
         if m['H'] * m['W'] > 4096 and m['inline']: problems.append(f'explorer: {name} ({m["H"]}x{m["W"]}) not cut into bands')
-        lost = [b for b in range(m['n_bands']) if not m['inline'] and not (run/'explorer'/'bands'/f'{k:03d}_{b:04d}.js').exists()]
-        if lost: problems.append(f'explorer: band files {lost} of {name} missing')
 if problems: sys.exit('run folder incomplete:\n  ' + '\n  '.join(problems))
 print(f'run folder {run} is complete')

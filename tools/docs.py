@@ -9,7 +9,7 @@ process, a page or an explorer file is missing, or the site's explorer does not 
 
     python tools/docs.py [--run RUN_DIR]
 """
-import argparse, json, shutil, sys, tempfile
+import argparse, shutil, sys, tempfile
 import yaml
 from pathlib import Path
 from nbdev.config import get_config
@@ -24,19 +24,10 @@ cfg = get_config()
 root, nbs = cfg.config_path, cfg.nbs_path
 cache = root/'_proc'
 
-def explorer_files(folder):
-    "Every file the explorer in `folder` loads: the page, its data script, each image script and band file."
-    meta = json.loads((folder/'explorer.json').read_text())
-    files = ['index.html', 'explorer_data.js']
-    for k, m in enumerate(meta['images'].values()):
-        files.append(f'images/{k:03d}.js')
-        if not m['inline']: files += [f'bands/{k:03d}_{b:04d}.js' for b in range(m['n_bands'])]
-    return files
-
 # 1. the explorer the site publishes
 site = nbs/'explorer'
 shutil.rmtree(site, ignore_errors=True); shutil.rmtree(cache/'explorer', ignore_errors=True)
-from vessnb.explorer import tiny_run, write_explorer, screenshot_explorer, find_browser
+from vessnb.explorer import tiny_run, write_explorer, screenshot_explorer, find_browser, explorer_files
 run = Path(args.run) if args.run else root/'runs'/'default'
 if (run/'jacobians.zarr').exists():
     write_explorer(run, out=site)

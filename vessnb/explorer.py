@@ -16,8 +16,8 @@ from .jacobian import JacobianStore
 
 # %% auto #0
 __all__ = ['LEVELS', 'P_STEPS', 'CHROMIUM_ARGS', 'ExplorerError', 'quantise', 'page_stats', 'page_counts', 'diverging_rgb',
-           'slider_levels', 'explorer_data', 'band_rows_of', 'write_explorer', 'tiny_net', 'tiny_run', 'find_browser',
-           'screenshot_explorer', 'explore']
+           'slider_levels', 'explorer_data', 'band_rows_of', 'image_file', 'band_file', 'explorer_files',
+           'write_explorer', 'tiny_net', 'tiny_run', 'find_browser', 'screenshot_explorer', 'explore']
 
 # %% ../nbs/07_explorer.ipynb #5d48cf46
 class ExplorerError(ValueError):
@@ -377,7 +377,20 @@ init();
 </script></body></html>
 """
 
-# %% ../nbs/07_explorer.ipynb #050bfaf1
+# %% ../nbs/07_explorer.ipynb #79bd2b42
+def image_file(k:int) -> str: return f'images/{k:03d}.js'
+def band_file(k:int, b:int) -> str: return f'bands/{k:03d}_{b:04d}.js'
+
+def explorer_files(folder) -> list[str]:
+    "Every file the explorer in `folder` may load, relative to it: page, data script, image scripts, band files."
+    meta = json.loads((Path(folder)/'explorer.json').read_text())
+    files = ['index.html', 'explorer_data.js']
+    for k, m in enumerate(meta['images'].values()):
+        files.append(image_file(k))
+        if not m['inline']: files += [band_file(k, b) for b in range(m['n_bands'])]
+    return files
+
+# %% ../nbs/07_explorer.ipynb #ec5e4b3f
 def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:int|None=None, dtype:str='int8',
                    proportion:float=0.01, names=None, progress:bool=False) -> Path:
     "Write the static explorer of a run's Jacobian store into `out` (default run_dir/explorer); returns index.html."
@@ -400,7 +413,7 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
             inline = H * W <= max_rows
             def sink(b, boxes, data, k=k):
                 (tmp/'bands').mkdir(exist_ok=True)
-                with atomic_write(tmp/'bands'/f'{k:03d}_{b:04d}.js', 'w') as f:
+                with atomic_write(tmp/band_file(k, b), 'w') as f:
                     f.write(f'VESSNB_BAND({k},{b},{{"boxes":"{_pack(boxes)}","data":"{_pack(data)}"}});\n')
             d = explorer_data(js, name, band_rows=band_rows, dtype=dtype, sink=None if inline else sink, progress=progress)
             meta[name] = {k: d[k] for k in ('H', 'W', 'dtype', 'levels', 'scale', 'max_abs', 'band_rows', 'n_bands')} | {
@@ -408,7 +421,7 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
             x = {k: _pack(d[k]) for k in ('image', 'prob', 'counts')}
             if inline: x['bands'] = [{'boxes': _pack(bx), 'data': _pack(dt)} for bx, dt in d['bands']]
             (tmp/'images').mkdir(exist_ok=True)
-            with atomic_write(tmp/'images'/f'{k:03d}.js', 'w') as f:
+            with atomic_write(tmp/image_file(k), 'w') as f:
                 f.write(f'VESSNB_IMAGE({k},'); json.dump(x, f, separators=(',', ':')); f.write(');\n')
             images.append(meta[name] | {'name': name})
         payload = {'version': 3, 'proportion': p, 'store': str(store), 'images': images}
@@ -418,7 +431,7 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
                 .replace('__P__', f'{min(max(round(p * 1000), 1), P_STEPS) / 1000:g}'))
         with atomic_write(tmp/'index.html', 'w') as f: f.write(page)
         sizes = {'explorer_data.js': (tmp/'explorer_data.js').stat().st_size,
-                 'images': [(tmp/'images'/f'{k:03d}.js').stat().st_size for k in range(len(names))],
+                 'images': [(tmp/image_file(k)).stat().st_size for k in range(len(names))],
                  'bands': sum(f.stat().st_size for f in tmp.glob('bands/*.js'))}
         with atomic_write(tmp/'explorer.json', 'w') as f: json.dump({'proportion': p, 'bytes': sizes, 'images': meta}, f, indent=1)
         os.chmod(tmp, 0o777 & ~_umask())
