@@ -67,14 +67,17 @@ def main(argv=None):
     from vessnb.data import VessMapDataset, load_split
     from vessnb.model import load_checkpoint
     from vessnb.train import train_stage, evaluate, evaluate_baseline
+    from vessnb.config import RunConfig
+    from vessnb.data import data_stage
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix='vessnb-bench-'))
     out.mkdir(parents=True, exist_ok=True)
     cmd = 'python ' + ' '.join(shlex.quote(x) for x in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     t0 = time.perf_counter()
-    s = train_stage(out, a.data, epochs=a.epochs, crop=a.crop, batch_size=a.batch_size, lr=a.lr, width=a.width,
-                    device=a.device, seed=a.seed, samples_per_epoch=a.samples_per_epoch, dice_weight=a.dice_weight,
-                    optimizer=a.optimizer, patience=a.patience, amp=a.amp, channels_last=a.channels_last, resume=a.resume,
-                    time_limit=a.time_limit, progress=sys.stderr.isatty())
+    cfg = RunConfig(run_dir=str(out), data=a.data, epochs=a.epochs, crop=a.crop, batch_size=a.batch_size, lr=a.lr,
+                    width=a.width, device=a.device, seed=a.seed, samples_per_epoch=a.samples_per_epoch,
+                    dice_weight=a.dice_weight, optimizer=a.optimizer, patience=a.patience, amp=a.amp,
+                    channels_last=a.channels_last, time_limit=a.time_limit, threads=a.threads).check()
+    s = train_stage(cfg, data_stage(cfg), resume=a.resume)
     ev = json.loads((out/'evaluation.json').read_text())
     bl = ev['baseline']
     rows = [(f"VessNet w{a.width} (best epoch {s['best_epoch']})", ev['model']['threshold'], ev['model']),

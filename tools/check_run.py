@@ -6,18 +6,21 @@ run = Path(sys.argv[1])
 problems = []
 def need(pattern, what):
     if not list(run.glob(pattern)): problems.append(f'no {what} ({pattern})')
-for nb in ('00_data', '02_train', '03_jacobian', '04_threshold', '05_validate', '07_explorer'):
-    need(f'notebooks/{nb}.ipynb', f'executed notebook {nb}')
+from vessnb.pipeline import STAGES
+from vessnb.config import RUN_FILES
+for s in STAGES.values():
+    need(f"{RUN_FILES['notebooks']}/{s.notebook}.ipynb", f'record notebook of stage {s.name}')
 need('checkpoints/best.pt', 'checkpoint')
 need('maps/*_counts.npy', 'thresholded counts')
 need('maps/*_map.npy', 'normalised influence map')
 need('maps/*_map.png', 'influence map figure')
 need('figures/*.png', 'figures')
 need('explorer/index.html', 'explorer page')
-need('summary.json', 'summary')
+need(RUN_FILES['summary'], 'summary')
+need(RUN_FILES['log'], 'log')
 if (run/'summary.json').exists():
     s = json.loads((run/'summary.json').read_text())
-    for k in ('data', 'train', 'jacobian', 'threshold', 'validate', 'explorer'):
+    for k in STAGES:
         if k not in s: problems.append(f'summary.json has no "{k}" section')
 ex = run/'explorer'
 if (ex/'explorer.json').exists():   # every file the page may load is there: data script, image scripts, band files

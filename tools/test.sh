@@ -44,9 +44,18 @@ browser() {  # the explorer's browser test needs Debian's chromium; install it w
   return 0
 }
 step "browser for the explorer test (chromium)" browser
+# The real VessMap copy: $VESSNB_VESSMAP (the name vessnb.data.VESSMAP_ENV owns), else ../shared/vessmap beside the
+# clone. When there is one, the cells flagged `real` run (and fail, not skip, if the copy cannot be read).
+if [[ -z ${VESSNB_VESSMAP:-} && -d ../shared/vessmap/images ]]; then export VESSNB_VESSMAP="$(cd ../shared/vessmap && pwd)"; fi
+flags="slow"
+real_cells=$(grep -o '"#| real' nbs/*.ipynb | wc -l)
+if [[ -n ${VESSNB_VESSMAP:-} ]]; then flags="slow real"; fi
 # two notebooks run at once on two cores: one torch thread each, or they oversubscribe the CPU
-step "nbdev_test (every notebook)" env OMP_NUM_THREADS=1 timeout 1500 nbdev_test --n_workers 2 --timing
-step "papermill smoke run of the pipeline" smoke
+step "nbdev_test (every notebook, flags: $flags)" env OMP_NUM_THREADS=1 timeout 1500 nbdev_test --n_workers 2 --timing --flags "$flags"
+if [[ $flags == *real* ]]; then echo "real-data tests: $real_cells cells flagged real ran on $VESSNB_VESSMAP"
+else echo "real-data tests: 0 of $real_cells cells flagged real ran (no VessMap copy: set VESSNB_VESSMAP)"; fi
+step "smoke run of the pipeline (record notebooks)" smoke
+step "wheel in a fresh venv, run from another folder" bash tools/wheel_check.sh
 echo
 if ((failed)); then printf 'failed step: %s\n' "${failures[@]}"; fi
 echo "make test: $passed passed, $failed failed"

@@ -17,19 +17,20 @@ from skimage.morphology import skeletonize
 from skimage.draw import line
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
+from .config import (RunConfig, VessnbError, run_file, logger, atomic_write, save_json, load_json,
+                           update_summary, _umask)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'SYNTHETIC_VERSION', 'DataError', 'MissingDataError', 'MissingMaskError', 'UnreadableFileError',
-           'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError', 'DatasetCheckError',
-           'atomic_write', 'save_json', 'load_json', 'update_summary', 'save_figure', 'new_run_dir', 'load_image',
-           'load_mask', 'image_path', 'mask_path', 'skeleton_path', 'list_names', 'load_item', 'check_dataset',
-           'read_split_files', 'split_names', 'save_split', 'load_split', 'centre_crop', 'augment_arrays',
-           'VessMapDataset', 'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap',
-           'resolve_data', 'item_stats', 'dataset_stats', 'plot_samples', 'stats_table', 'find_vessmap',
-           'plot_comparison', 'prepare_run_data']
+__all__ = ['IMAGE_EXTS', 'SYNTHETIC_VERSION', 'VESSMAP_ENV', 'DataError', 'MissingDataError', 'MissingMaskError',
+           'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError',
+           'DatasetCheckError', 'save_figure', 'new_run_dir', 'load_image', 'load_mask', 'image_path', 'mask_path',
+           'skeleton_path', 'list_names', 'load_item', 'check_dataset', 'read_split_files', 'split_names', 'save_split',
+           'load_split', 'centre_crop', 'augment_arrays', 'VessMapDataset', 'synthetic_geometry', 'render_vessels',
+           'synthetic_item', 'make_synthetic_vessmap', 'item_stats', 'dataset_stats', 'plot_samples', 'stats_table',
+           'find_vessmap', 'plot_comparison', 'data_stage']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
-class DataError(ValueError):
+class DataError(VessnbError, ValueError):
     "A problem with input data; the message names the offending file or argument."
 
 class MissingDataError(DataError):      "A folder or file that should exist is missing or empty."
@@ -46,55 +47,6 @@ class DatasetCheckError(DataError):
         self.root, self.problems = root, list(problems)
         lines = '\n'.join(f'  - {type(p).__name__}: {p}' for p in self.problems)
         super().__init__(f'{root}: {len(self.problems)} problem(s) in data set:\n{lines}')
-
-# %% ../nbs/00_data.ipynb #4a51fd67
-def _umask():
-    "The process's umask (read by setting and restoring it)."
-    m = os.umask(0); os.umask(m); return m
-
-@contextlib.contextmanager
-def atomic_write(path, mode='wb'):
-    "Open a temporary file beside `path`; on success rename it to `path`, on error delete it."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f: yield f
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
-        raise
-
-# %% ../nbs/00_data.ipynb #0453cb34
-def _to_jsonable(o):
-    if isinstance(o, Path): return str(o)
-    if isinstance(o, np.generic): return o.item()
-    if isinstance(o, np.ndarray): return o.tolist()
-    if isinstance(o, torch.Tensor): return o.tolist()
-    if isinstance(o, (set, tuple)): return list(o)
-    raise TypeError(f'not JSON serialisable: {type(o).__name__}')
-
-def save_json(obj, path):
-    "Write `obj` as indented JSON to `path` atomically (numpy/torch scalars and paths are converted)."
-    text = json.dumps(obj, indent=2, default=_to_jsonable)
-    with atomic_write(path, 'w') as f: f.write(text + '\n')
-    return Path(path)
-
-def load_json(path, default=None):
-    "Read JSON from `path`; `default` if the file does not exist; `DataError` naming the file if it is corrupt."
-    path = Path(path)
-    if not path.exists(): return default
-    try: return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise UnreadableFileError(f'{path}: not valid JSON ({e})') from e
-
-def update_summary(run_dir, section, values:dict):
-    "Merge `values` into `section` of `run_dir/summary.json` (created if missing); returns the whole summary."
-    path = Path(run_dir)/'summary.json'
-    summary = load_json(path, {})
-    summary[section] = {**summary.get(section, {}), **values}
-    save_json(summary, path)
-    return summary
 
 # %% ../nbs/00_data.ipynb #bfca0ee4
 def save_figure(fig, path, dpi=120):
@@ -541,17 +493,6 @@ def _synthetic_in(run_dir, n, size, seed):
     if meta is not None and all(meta.get(k) == v for k, v in want.items()): return dest
     return make_synthetic_vessmap(dest, n=n, size=size, seed=seed, overwrite=True)
 
-def resolve_data(run_dir, data_dir=None, n=24, size=128, seed=0):
-    "Data folder of a run: `data_dir`, else the root in `run_dir/split.json`, else a synthetic set in `run_dir/data`."
-    if data_dir is not None:
-        data_dir = Path(data_dir)
-        if not data_dir.is_dir(): raise MissingDataError(f'{data_dir}: data folder does not exist')
-        return data_dir
-    run_dir = Path(run_dir)
-    s = load_json(run_dir/'split.json')
-    if s and s.get('root') and Path(s['root']).is_dir(): return Path(s['root'])
-    return _synthetic_in(run_dir, n, size, seed)
-
 # %% ../nbs/00_data.ipynb #fdb18a4a
 def item_stats(img, mask, skel):
     "Statistics of one item: image in [0, 1], binary mask and skeleton (numpy arrays)."
@@ -611,13 +552,18 @@ def stats_table(stats:dict):
     return '\n'.join(out)
 
 # %% ../nbs/00_data.ipynb #e7b3f7d2
-def find_vessmap(start=None):
-    "Folder of the real VessMap copy: `$VESSNB_VESSMAP`, else `shared/vessmap` in `start` (cwd) or an ancestor; None if absent."
-    env = os.environ.get('VESSNB_VESSMAP')
-    if env and (Path(env)/'images').is_dir(): return Path(env)
+VESSMAP_ENV = 'VESSNB_VESSMAP'   # the one name of the variable that points at a real VessMap copy
+
+def find_vessmap(start=None, required:bool=False):
+    "The real VessMap copy: `$VESSNB_VESSMAP`, else `shared/vessmap` in `start` (cwd) or an ancestor; None (or, if `required`, an error) if absent."
+    env = os.environ.get(VESSMAP_ENV)
+    if env:                                # pointed at explicitly: it must be there
+        if (Path(env)/'images').is_dir(): return Path(env)
+        raise MissingDataError(f'{env}: no VessMap copy there (${VESSMAP_ENV} points at it)')
     start = Path.cwd() if start is None else Path(start)
     for p in [start, *start.resolve().parents]:
         if (p/'shared'/'vessmap'/'images').is_dir(): return p/'shared'/'vessmap'
+    if required: raise MissingDataError(f'no VessMap copy: set ${VESSMAP_ENV} or put it in shared/vessmap')
     return None
 
 # %% ../nbs/00_data.ipynb #0368ea25
@@ -635,29 +581,37 @@ def plot_comparison(sources:dict, n=4):
     return fig
 
 # %% ../nbs/00_data.ipynb #724f2c62
-def prepare_run_data(run_dir, data_dir=None, n_synthetic=24, synthetic_size=128, split='auto', seed=0):
-    "Data stage: choose and check the data, write `split.json` and `figures/data_samples.png`, update the summary."
-    run_dir = new_run_dir(run_dir)
-    if split not in ('auto', 'seeded'):
-        rec = load_split(split)
-        if data_dir is None and rec.get('root') and Path(rec['root']).is_dir(): data_dir = rec['root']
-    root = Path(data_dir) if data_dir is not None else _synthetic_in(run_dir, n_synthetic, synthetic_size, seed)
+def _choose_split(cfg, root):
+    "The split of `root` for run `cfg` and where it came from."
+    if cfg.split in ('auto', 'seeded'):
+        files = read_split_files(root) if cfg.split == 'auto' else None
+        s = files or split_names(root, seed=cfg.seed, use_split_files=False)
+        return s, f'{root}/splits/*.txt' if files else f'seeded 80/10/10 (seed {cfg.seed})'
+    rec, known = load_split(cfg.split), set(list_names(root))
+    unknown = [n for k in ('train', 'val', 'test') for n in rec[k] if n not in known]
+    if unknown: raise MissingDataError(f'{cfg.split}: names not in {root}: {unknown[:5]}')
+    return rec, str(cfg.split)
+
+# %% ../nbs/00_data.ipynb #a1b2c3d4
+def data_stage(cfg:RunConfig) -> dict:
+    "Data stage: choose and check the data, fix split and explained images, write `split.json`, a figure and the summary."
+    run_dir = new_run_dir(cfg.run_dir)
+    data = cfg.data
+    if data is None and cfg.split not in ('auto', 'seeded'):     # a split file may name its own data folder
+        rec = load_split(cfg.split)
+        if rec.get('root') and Path(rec['root']).is_dir(): data = rec['root']
+    root = Path(data) if data is not None else _synthetic_in(run_dir, cfg.n_synthetic, cfg.synthetic_size, cfg.seed)
     report = check_dataset(root)
-    if split in ('auto', 'seeded'):
-        files = read_split_files(root) if split == 'auto' else None
-        s = files or split_names(root, seed=seed, use_split_files=False)
-        source = f'{root}/splits/*.txt' if files else f'seeded 80/10/10 (seed {seed})'
-    else:
-        known = set(list_names(root))
-        unknown = [n for k in ('train', 'val', 'test') for n in rec[k] if n not in known]
-        if unknown: raise MissingDataError(f'{split}: names not in {root}: {unknown[:5]}')
-        s, source = rec, str(split)
-    save_split(s, run_dir/'split.json', root=root.resolve(), source=source)
+    s, source = _choose_split(cfg, root)
+    save_split(s, run_file(run_dir, 'split'), root=root.resolve(), source=source)
+    explain = {n: str(image_path(root, n)) for n in s['test'][:cfg.n_explain]}   # name -> image file
+    if len(explain) < cfg.n_explain: logger.warning(f'data: {cfg.n_explain} images to explain asked for, the test split has {len(explain)}')
     fig = plot_samples(root, names=(s['train'] + s['val'] + s['test'])[:4], title=str(root))
-    save_figure(fig, run_dir/'figures'/'data_samples.png'); plt.close(fig)
-    values = {'root': str(root.resolve()), 'synthetic': data_dir is None, 'n_images': report['n'],
-              'shapes': report['shapes'], 'n_train': len(s['train']), 'n_val': len(s['val']), 'n_test': len(s['test']),
-              'split_source': source, 'stats': dataset_stats(root), 'figure': 'figures/data_samples.png'}
-    if data_dir is None: values.update(n_synthetic=n_synthetic, synthetic_size=synthetic_size, synthetic_seed=seed)
+    save_figure(fig, run_file(run_dir, 'figures')/'data_samples.png'); plt.close(fig)
+    values = {'root': str(root.resolve()), 'synthetic': data is None, 'n_images': report['n'], 'shapes': report['shapes'],
+              'split': {k: list(s[k]) for k in ('train', 'val', 'test')}, 'split_source': source, 'explain': explain,
+              'stats': dataset_stats(root), 'figure': 'figures/data_samples.png'}
+    if data is None: values.update(n_synthetic=cfg.n_synthetic, synthetic_size=cfg.synthetic_size, synthetic_seed=cfg.seed)
     update_summary(run_dir, 'data', values)
+    logger.info(f"data: {report['n']} images in {root} (train/val/test {len(s['train'])}/{len(s['val'])}/{len(s['test'])})")
     return values

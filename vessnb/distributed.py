@@ -13,18 +13,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import (load_image, image_path, list_names, centre_crop, new_run_dir, update_summary, resolve_data)
+from .data import (load_image, image_path, list_names, centre_crop, new_run_dir, update_summary)
+from .config import RunConfig, VessnbError, run_file, logger, torch_threads
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
-from .jacobian import JacobianStore, measure_support, model_hash, fallback_model, run_test_names
+from .jacobian import JacobianStore, measure_support, model_hash, explained_size, stage_model
 from .threshold import (Influence, influence_map, save_influence, as_proportions, abs_threshold,
                               _box_from_mask)
 
 # %% auto #0
 __all__ = ['ExplainError', 'model_spec', 'Tile', 'tile_geometry', 'tile_plan', 'stitch_tiles', 'explain_dataset', 'store_digest',
-           'local_cluster', 'explain_run']
+           'local_cluster', 'distributed_stage']
 
 # %% ../nbs/08_distributed.ipynb #3df18732
-class ExplainError(ValueError):
+class ExplainError(VessnbError, ValueError):
     "Some images of `explain_dataset` failed; `.failed` maps each image name to its error, `.result` is the partial result."
     def __init__(self, msg, failed=None, result=None):
         super().__init__(msg); self.failed, self.result = failed or {}, result
@@ -198,15 +199,16 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
                   threads=threads, before_task=before_task, write_kw=write_kw)
     done, failed = {}, {}
     if client is None:
-        for n in tqdm(todo, disable=not progress, desc='explain'):
-            tl = plans.get(n, (None,))[0]
-            for attempt in range(retries + 1):
-                try:
-                    done[n] = _explain_one(spec, str(root), n, str(store), crop, tl, **common)
-                    if tl is not None:
-                        _stitch_task(None, str(store), n, tl, plans[n][1], tuple(proportions), common['maps_dir'], str(root), crop)
-                    failed.pop(n, None); break
-                except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
+        with torch_threads():                      # in this process: the caller's thread count is given back after
+            for n in tqdm(todo, disable=not progress, desc='explain'):
+                tl = plans.get(n, (None,))[0]
+                for attempt in range(retries + 1):
+                    try:
+                        done[n] = _explain_one(spec, str(root), n, str(store), crop, tl, **common)
+                        if tl is not None:
+                            _stitch_task(None, str(store), n, tl, plans[n][1], tuple(proportions), common['maps_dir'], str(root), crop)
+                        failed.pop(n, None); break
+                    except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
     else:
         from distributed import as_completed
         if isinstance(checkpoint, nn.Module):    # pickled once, sent once to every worker (not once per task)
@@ -263,31 +265,33 @@ def local_cluster(n_workers:int=2, threads:int=1, **kwargs):
     return LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True, env=env, **kwargs)
 
 # %% ../nbs/08_distributed.ipynb #a418245b
-def explain_run(run_dir=None, checkpoint=None, data_dir=None, images=2, crop=32, scheduler=None, workers:int=0,
-                tile=None, proportions=(0.01,), store=None, device='cpu', seed:int=0, progress:bool=True) -> dict:
-    "Explain a run's images with `explain_dataset` on a Dask scheduler, a local cluster of `workers`, or in-process."
-    run_dir = new_run_dir(run_dir)
-    ckpt = Path(checkpoint) if checkpoint is not None else run_dir/'checkpoints'/'best.pt'
-    if ckpt.exists(): model = ckpt
-    elif checkpoint is not None: raise ExplainError(f"checkpoint {ckpt} does not exist")
-    else: model = fallback_model(seed)
-    root = resolve_data(run_dir, data_dir)
-    names = run_test_names(run_dir, root, images, seed)
-    client = cluster = None
-    try:
-        if scheduler:
-            from distributed import Client
-            client = Client(scheduler)
-        elif workers:
-            from distributed import Client
-            cluster = local_cluster(int(workers)); client = Client(cluster)
-        res = explain_dataset(model, root, store if store is not None else run_dir/'jacobians_dist.zarr', client=client,
-                              names=names, crop=crop, proportions=proportions, maps_dir=run_dir/'maps', tile=tile,
-                              device=device, progress=progress)
+def _client(cfg):
+    "(client, cluster) for run `cfg`: its scheduler, a local cluster of `cfg.workers` processes, or (None, None)."
+    if not (cfg.scheduler or cfg.workers): return None, None
+    from distributed import Client
+    if cfg.scheduler: return Client(cfg.scheduler), None
+    cluster = local_cluster(int(cfg.workers), threads=cfg.threads or 1)
+    return Client(cluster), cluster
+
+# %% ../nbs/08_distributed.ipynb #a418245c
+def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
+    "The Jacobian stage on a Dask cluster (`cfg.scheduler` or `cfg.workers`), handed what `jacobian_stage` is handed."
+    run_dir = new_run_dir(cfg.run_dir)
+    _, chash = stage_model(train)
+    names, crop = list(data['explain']), explained_size(cfg)
+    client, cluster = _client(cfg)
+    try: res = explain_dataset(Path(train['checkpoint']), data['root'], run_file(run_dir, 'store'), client=client,
+                               names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
+                               chunk_size=cfg.chunk_size, progress=False)
     finally:
         if client is not None: client.close()
         if cluster is not None: cluster.close()
-    summary = dict(store=res['store'], images=names, crop=crop, scheduler=scheduler, workers=workers, tile=tile,
-                   done=res['done'], skipped=res['skipped'], seconds=res['seconds'], images_per_s=res['images_per_s'])
-    update_summary(run_dir, 'distributed', summary)
+    js = JacobianStore(res['store'])
+    per = {n: {k: js.attrs(n)[k] for k in ('method', 'mode', 'n_pixels', 'n_backward', 'seconds_total', 'max_abs')} for n in names}
+    summary = dict(store=res['store'], checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
+                   mode=cfg.mode, crop=crop, device=str(cfg.device), images=names, rewritten=[], per_image=per,
+                   engine='dask', scheduler=cfg.scheduler, workers=cfg.workers, done=res['done'], skipped=res['skipped'],
+                   seconds=res['seconds'], images_per_s=res['images_per_s'])
+    update_summary(run_dir, 'jacobian', summary)
+    logger.info(f"jacobian (dask): {len(res['done'])} images explained, {len(res['skipped'])} already complete")
     return summary

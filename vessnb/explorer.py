@@ -4,23 +4,24 @@
 
 # %% ../nbs/07_explorer.ipynb #a4e81031
 from __future__ import annotations
-import base64, gzip, html, json, math, os, shutil, tempfile
+import base64, gzip, html, importlib.resources, json, math, os, shutil, tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .data import atomic_write, new_run_dir, update_summary, synthetic_item, centre_crop, _umask
+from .data import new_run_dir, synthetic_item, centre_crop
 from .jacobian import JacobianStore
+from .config import RunConfig, VessnbError, run_file, logger, Progress, atomic_write, update_summary, _umask
 
 # %% auto #0
 __all__ = ['LEVELS', 'P_STEPS', 'CHROMIUM_ARGS', 'ExplorerError', 'quantise', 'page_stats', 'page_counts', 'diverging_rgb',
-           'slider_levels', 'explorer_data', 'band_rows_of', 'image_file', 'band_file', 'explorer_files',
-           'write_explorer', 'tiny_net', 'tiny_run', 'find_browser', 'screenshot_explorer', 'explore']
+           'slider_levels', 'explorer_data', 'band_rows_of', 'page_template', 'image_file', 'band_file',
+           'explorer_files', 'write_explorer', 'tiny_net', 'tiny_run', 'find_browser', 'screenshot_explorer', 'explore',
+           'explorer_stage']
 
 # %% ../nbs/07_explorer.ipynb #5d48cf46
-class ExplorerError(ValueError):
+class ExplorerError(VessnbError, ValueError):
     "Bad input to the explorer: a missing store or image, an unknown dtype, a bad proportion."
 
 LEVELS = {'int8': 127, 'int16': 32767}
@@ -115,7 +116,7 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str
     size = lambda b: (min(H, (b + 1) * R) - b * R) * W
     blocks = js.iter_windows(name)
     parts = ((p[s:s + 512], o[s:s + 512], w[s:s + 512]) for p, o, w in blocks for s in range(0, len(p), 512))
-    bar = tqdm(total=H * W, desc=f'explorer {name}', unit='row', leave=False, disable=not progress)
+    bar = Progress(H * W, f'explorer {name}', enabled=bool(progress))
     for pix, off, win in parts:
         bar.update(len(pix))
         q = quantise(win, m, dtype)[0]
@@ -131,7 +132,6 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str
                 pending[b] = None
                 if sink is None: bands[b] = band
                 else: sink(b, *band)
-    bar.close()
     missing = sum(size(b) - len(p) for b, p in enumerate(pending) if p is not None)
     if missing: raise ExplorerError(f"{js.path}: {name!r} lacks the rows of {missing} of its {H * W} pixels "
                                     f"(was it sampled with sampling_rate > 1?); the explorer needs every row")
@@ -158,224 +158,9 @@ def _pack(a:np.ndarray) -> str:
     return base64.b64encode(gzip.compress(a.tobytes(), compresslevel=6, mtime=0)).decode('ascii')
 
 # %% ../nbs/07_explorer.ipynb #71cd18c8
-_PAGE = r"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>vessnb explorer — __TITLE__</title>
-<link rel="icon" href="data:,">
-<style>
-body{font-family:system-ui,sans-serif;margin:16px;color:#222}
-header{display:flex;gap:18px;align-items:center;flex-wrap:wrap;margin-bottom:10px}
-.panels{display:flex;gap:14px;flex-wrap:wrap}
-.panel{display:flex;flex-direction:column;align-items:center;font-size:13px}
-.wrap{position:relative;width:256px;height:256px;cursor:crosshair;border:1px solid #bbb}
-.wrap canvas{position:absolute;left:0;top:0;width:256px;height:256px;image-rendering:pixelated}
-.wrap canvas.ov{pointer-events:none}
-table{border-collapse:collapse;margin-top:10px;font-size:14px}
-td{padding:2px 10px;border-bottom:1px solid #eee}
-#msg{color:#a00}
-.note{font-size:12px;color:#555;max-width:1100px}
-</style></head><body>
-<header><b>vessnb explorer</b>
-<label>image <select id="image"></select></label>
-<label>proportion <input type="range" id="threshold" min="0.001" max="0.2" step="0.001" value="__P__">
-<span id="threshold-value"></span></label>
-<span id="msg"></span></header>
-<div class="panels">
-<div class="panel"><div class="wrap" id="w-image"><canvas id="c-image"></canvas><canvas class="ov" id="o-image"></canvas></div>image</div>
-<div class="panel"><div class="wrap" id="w-prob"><canvas id="c-prob"></canvas><canvas class="ov" id="o-prob"></canvas></div>vessel probability</div>
-<div class="panel"><div class="wrap" id="w-map"><canvas id="c-map"></canvas><canvas class="ov" id="o-map"></canvas></div>normalised influence map (count)</div>
-<div class="panel"><div class="wrap" id="w-grad"><canvas id="c-grad"></canvas><canvas class="ov" id="o-grad"></canvas></div>gradient row (blue &lt; 0 &lt; red)</div>
-</div>
-<table id="stats">
-<tr><td>pixel (i, j)</td><td id="stat-pixel">–</td></tr>
-<tr><td>row read from</td><td id="stat-row">–</td></tr>
-<tr><td>threshold |g| &gt;</td><td id="stat-threshold">–</td></tr>
-<tr><td>count</td><td id="stat-count">–</td></tr>
-<tr><td>bounding box i0–i1, j0–j1</td><td id="stat-box">–</td></tr>
-<tr><td>box area</td><td id="stat-area">–</td></tr>
-<tr><td>fulfillment</td><td id="stat-fulfillment">–</td></tr>
-<tr><td>max |g| of row</td><td id="stat-rowmax">–</td></tr>
-</table>
-<p class="note">Hover a pixel in any panel to see its gradient row; click to pin it (click again to unpin).
-Gradients are stored as integers q = round(L·g/max|J|) (scale recorded per image); the page counts |q| &gt; proportion·L,
-so entries within half a step of the threshold may differ from the float counts of 04_threshold.</p>
-<script src="__DATA__"></script>
-<script>
-"use strict";
-const D = window.VESSNB_DATA, S = {img: null, cache: {}, pin: null, cur: null, seq: 0, p: 0, want: null};
-const MAX_BANDS = 24, WAIT = {};
-const $ = id => document.getElementById(id);
-async function unpack(b64, T) {
-  const bin = atob(b64), u = new Uint8Array(bin.length);
-  for (let k = 0; k < bin.length; k++) u[k] = bin.charCodeAt(k);
-  const st = new Blob([u]).stream().pipeThrough(new DecompressionStream('gzip'));
-  return new T(await new Response(st).arrayBuffer());
-}
-const TYPES = {int8: Int8Array, int16: Int16Array, uint16: Uint16Array, uint32: Uint32Array};
-const pad = (x, n) => String(x).padStart(n, '0');
-window.VESSNB_IMAGE = (k, e) => { const f = WAIT[imageFile(k)]; if (f) f(e); };
-window.VESSNB_BAND = (k, b, e) => { const f = WAIT[bandFile(k, b)]; if (f) f(e); };
-function imageFile(k) { return `images/${pad(k, 3)}.js`; }
-function bandFile(k, b) { return `bands/${pad(k, 3)}_${pad(b, 4)}.js`; }
-function loadScript(src) {           // a data file from disk or a static host: a script tag works from file://
-  return new Promise((resolve, reject) => {
-    const s = document.createElement('script');
-    s.src = src;
-    WAIT[src] = e => { delete WAIT[src]; resolve(e); };
-    s.onerror = () => { delete WAIT[src]; s.remove(); reject(new Error('cannot load ' + src)); };
-    s.onload = () => s.remove();
-    document.head.appendChild(s);
-  });
-}
-function band(im, b) {               // the decoded band b of image im, most recently used bands kept
-  let p = im.bands.get(b);
-  if (p) { im.bands.delete(b); im.bands.set(b, p); return p; }
-  p = (async () => {
-    const e = im.meta.inline ? im.data.bands[b] : await loadScript(bandFile(im.k, b));
-    const boxes = await unpack(e.boxes, Int32Array), data = await unpack(e.data, TYPES[im.meta.dtype]);
-    const off = new Int32Array(boxes.length / 4 + 1);
-    for (let r = 0; r < boxes.length / 4; r++) off[r + 1] = off[r] + boxes[4 * r + 2] * boxes[4 * r + 3];
-    return {boxes, data, off};
-  })();
-  p.catch(() => im.bands.delete(b));
-  im.bands.set(b, p);
-  if (!im.meta.inline && im.bands.size > MAX_BANDS) im.bands.delete(im.bands.keys().next().value);
-  return p;
-}
-async function rowOf(im, i, j) {     // the full (H*W) row of pixel (i, j), zeros outside its stored box
-  const R = im.meta.band_rows, b = Math.floor(i / R), B = await band(im, b);
-  const r = (i - b * R) * im.W + j, i0 = B.boxes[4 * r], j0 = B.boxes[4 * r + 1], h = B.boxes[4 * r + 2], w = B.boxes[4 * r + 3];
-  const row = new Int32Array(im.H * im.W);
-  for (let a = 0; a < h; a++) for (let c = 0; c < w; c++) row[(i0 + a) * im.W + j0 + c] = B.data[B.off[r] + a * w + c];
-  return {row, b};
-}
-async function load(k) {
-  if (S.cache[k]) return S.cache[k];
-  const e = D.images[k], x = await loadScript(imageFile(k));
-  const im = {k, meta: e, data: x, H: e.H, W: e.W, L: e.levels, bands: new Map(),
-    image: await unpack(x.image, Uint8Array), prob: await unpack(x.prob, Uint8Array),
-    counts: await unpack(x.counts, TYPES[e.counts_dtype])};
-  S.cache[k] = im; return im;
-}
-function setup(c, W, H) { c.width = W; c.height = H; return c.getContext('2d'); }
-function put(id, W, H, f) {
-  const ctx = setup($(id), W, H), d = ctx.createImageData(W, H);
-  for (let k = 0; k < W * H; k++) { const c = f(k); d.data[4*k] = c[0]; d.data[4*k+1] = c[1]; d.data[4*k+2] = c[2]; d.data[4*k+3] = 255; }
-  ctx.putImageData(d, 0, 0);
-}
-function gray(v) { return [v, v, v]; }
-function diverging(q, v) {           // same integers as vessnb.explorer.diverging_rgb
-  if (v === 0 || q === 0) return [255, 255, 255];
-  const a = Math.abs(q), fade = Math.floor((2 * 255 * (v - a) + v) / (2 * v));
-  return q > 0 ? [255, fade, fade] : [fade, fade, 255];
-}
-function stats(im, row) {            // same as vessnb.explorer.page_stats
-  const n = im.H * im.W, t = S.p * im.L;
-  let count = 0, i0 = im.H, i1 = -1, j0 = im.W, j1 = -1;
-  for (let k = 0; k < n; k++) if (Math.abs(row[k]) > t) {
-    count++; const i = Math.floor(k / im.W), j = k % im.W;
-    if (i < i0) i0 = i; if (i > i1) i1 = i; if (j < j0) j0 = j; if (j > j1) j1 = j;
-  }
-  if (count === 0) return {count: 0, i0: -1, i1: -1, j0: -1, j1: -1, area: 0, fulfillment: 0};
-  const area = (i1 - i0 + 1) * (j1 - j0 + 1);
-  return {count, i0, i1, j0, j1, area, fulfillment: count / area};
-}
-function plane(im) {                 // the counts of every pixel at the slider's level: |q| > p*L  <=>  |q| >= floor(p*L) + 1
-  const t = im.meta.slider_levels.indexOf(Math.floor(S.p * im.L) + 1);
-  return t < 0 ? null : im.counts.subarray(t * im.H * im.W, (t + 1) * im.H * im.W);
-}
-function influence(im) {
-  const c = plane(im);
-  if (!c) { $('msg').textContent = 'no counts stored for this threshold'; return; }
-  let lo = Infinity, hi = -Infinity; for (const v of c) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  put('c-map', im.W, im.H, k => gray(hi === lo ? 0 : Math.floor(255 * (c[k] - lo) / (hi - lo) + 0.5)));
-}
-function overlays(im, i, j, s) {
-  const z = Math.max(1, Math.ceil(512 / Math.max(im.H, im.W))), k = Math.max(im.H, im.W) * z / 256;   // k: canvas px per CSS px
-  for (const id of ['o-image', 'o-prob', 'o-map', 'o-grad']) {
-    const ctx = setup($(id), im.W * z, im.H * z);
-    ctx.clearRect(0, 0, im.W * z, im.H * z);
-    if (i === null) continue;
-    ctx.lineWidth = 1.5 * k;
-    if (s && s.count > 0 && (id === 'o-grad' || id === 'o-image')) {
-      ctx.strokeStyle = '#0a0'; ctx.strokeRect(s.j0 * z, s.i0 * z, (s.j1 - s.j0 + 1) * z, (s.i1 - s.i0 + 1) * z);
-    }
-    ctx.strokeStyle = id === 'o-grad' ? '#000' : '#ff0';
-    ctx.strokeRect(j * z, i * z, z, z);
-    ctx.beginPath(); ctx.moveTo(j * z + z / 2, 0); ctx.lineTo(j * z + z / 2, i * z - z);
-    ctx.moveTo(j * z + z / 2, (i + 2) * z); ctx.lineTo(j * z + z / 2, im.H * z);
-    ctx.moveTo(0, i * z + z / 2); ctx.lineTo(j * z - z, i * z + z / 2);
-    ctx.moveTo((j + 2) * z, i * z + z / 2); ctx.lineTo(im.W * z, i * z + z / 2); ctx.stroke();
-  }
-}
-async function show(i, j) {
-  const im = S.img; if (!im) return;
-  const my = ++S.seq; S.cur = [i, j];
-  let got;
-  try { got = await rowOf(im, i, j); }
-  catch (e) { if (my === S.seq) $('msg').textContent = 'error: ' + e.message; return; }
-  if (my !== S.seq || im !== S.img) return;      // the mouse moved on while the band was loading
-  $('msg').textContent = '';
-  const row = got.row, n = im.H * im.W;
-  let v = 0; for (let k = 0; k < n; k++) { const a = Math.abs(row[k]); if (a > v) v = a; }
-  put('c-grad', im.W, im.H, k => diverging(row[k], v));
-  const s = stats(im, row), T = $('stats'), c = plane(im);
-  for (const [k, x] of Object.entries(s)) T.dataset[k] = String(x);
-  T.dataset.mapcount = c ? String(c[i * im.W + j]) : '';
-  T.dataset.band = String(got.b); T.dataset.rowmax = String(v);
-  T.dataset.i = String(i); T.dataset.j = String(j);
-  const R = im.meta.band_rows, r0 = got.b * R, r1 = Math.min(im.H, r0 + R) - 1;
-  $('stat-pixel').textContent = `(${i}, ${j})`;
-  $('stat-row').textContent = `band ${got.b} (image rows ${r0}–${r1}) ` + (im.meta.inline ? 'in the page data' : bandFile(im.k, got.b));
-  $('stat-threshold').textContent = `${S.p} · max|J| = ${(S.p * im.meta.max_abs).toExponential(3)} (|q| > ${(S.p * im.L).toFixed(2)})`;
-  $('stat-count').textContent = String(s.count);
-  $('stat-box').textContent = s.count ? `${s.i0}–${s.i1}, ${s.j0}–${s.j1}` : '–';
-  $('stat-area').textContent = String(s.area);
-  $('stat-fulfillment').textContent = s.fulfillment.toFixed(4);
-  $('stat-rowmax').textContent = (v * im.meta.scale).toExponential(3);
-  overlays(im, i, j, s);
-}
-function where(ev, w) {
-  const im = S.img, b = w.getBoundingClientRect();
-  const i = Math.floor((ev.clientY - b.top) / b.height * im.H), j = Math.floor((ev.clientX - b.left) / b.width * im.W);
-  return (i >= 0 && j >= 0 && i < im.H && j < im.W) ? [i, j] : null;
-}
-function setP() {
-  S.p = parseFloat($('threshold').value);
-  $('threshold-value').textContent = $('threshold').value;
-  $('stats').dataset.proportion = $('threshold').value;
-  if (S.img) { influence(S.img); if (S.cur) show(S.cur[0], S.cur[1]); }
-}
-async function pick(k) {
-  $('msg').textContent = 'loading…'; S.want = k;
-  const im = await load(k);
-  if (S.want !== k) return;                      // another image was picked meanwhile
-  S.img = im; S.pin = null; S.cur = null;
-  put('c-image', im.W, im.H, q => gray(im.image[q]));
-  put('c-prob', im.W, im.H, q => gray(im.prob[q]));
-  setup($('c-grad'), im.W, im.H); overlays(im, null, null, null);
-  setP(); await show(Math.floor(im.H / 2), Math.floor(im.W / 2));
-  document.body.dataset.ready = String(k);
-}
-function init() {
-  if (!D) { $('msg').textContent = 'data file missing'; return; }
-  if (typeof DecompressionStream === 'undefined') { $('msg').textContent = 'this browser lacks DecompressionStream'; return; }
-  D.images.forEach((e, k) => { const o = document.createElement('option'); o.value = k; o.textContent = `${e.name} (${e.H}×${e.W})`; $('image').appendChild(o); });
-  $('image').addEventListener('change', ev => pick(+ev.target.value).catch(e => { $('msg').textContent = 'error: ' + e.message; }));
-  $('threshold').addEventListener('input', setP);
-  for (const id of ['w-image', 'w-prob', 'w-map', 'w-grad']) {
-    const w = $(id);
-    w.addEventListener('mousemove', ev => { if (S.pin) return; const p = where(ev, w); if (p) show(p[0], p[1]); });
-    w.addEventListener('click', ev => {
-      const p = where(ev, w); if (!p) return;
-      if (S.pin && S.pin[0] === p[0] && S.pin[1] === p[1]) S.pin = null; else { S.pin = p; show(p[0], p[1]); }
-      $('stats').dataset.pinned = S.pin ? 'yes' : 'no';
-    });
-  }
-  pick(0).catch(e => { $('msg').textContent = 'error: ' + e.message; });
-}
-init();
-</script></body></html>
-"""
+def page_template() -> str:
+    "The explorer's HTML page (layout and script), shipped with the package as `vessnb/assets/explorer.html`."
+    return (importlib.resources.files('vessnb')/'assets'/'explorer.html').read_text(encoding='utf-8')
 
 # %% ../nbs/07_explorer.ipynb #79bd2b42
 def image_file(k:int) -> str: return f'images/{k:03d}.js'
@@ -427,7 +212,7 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
         payload = {'version': 3, 'proportion': p, 'store': str(store), 'images': images}
         with atomic_write(tmp/'explorer_data.js', 'w') as f:
             f.write('window.VESSNB_DATA = '); json.dump(payload, f, separators=(',', ':')); f.write(';\n')
-        page = (_PAGE.replace('__TITLE__', html.escape(run_dir.name)).replace('__DATA__', 'explorer_data.js')
+        page = (page_template().replace('__TITLE__', html.escape(run_dir.name)).replace('__DATA__', 'explorer_data.js')
                 .replace('__P__', f'{min(max(round(p * 1000), 1), P_STEPS) / 1000:g}'))
         with atomic_write(tmp/'index.html', 'w') as f: f.write(page)
         sizes = {'explorer_data.js': (tmp/'explorer_data.js').stat().st_size,
@@ -528,3 +313,17 @@ def explore(run_dir, store=None, name=None, proportion:float=0.01, dtype:str='in
         plt.show()
         print(s)
     return w.interactive(draw, i=wi, j=wj, p=wp)
+
+# %% ../nbs/07_explorer.ipynb #ffa78680
+def explorer_stage(cfg:RunConfig, jacobian:dict) -> dict:
+    "Write the explorer of the images the Jacobian stage stored, opening at `cfg.proportion`; the summary."
+    run_dir = new_run_dir(cfg.run_dir)
+    index_html = write_explorer(run_dir, store=jacobian['store'], out=run_file(run_dir, 'explorer'),
+                                proportion=cfg.proportion, names=jacobian['images'], progress=True)
+    meta = json.loads((index_html.parent/'explorer.json').read_text())
+    summary = {'path': str(index_html), 'images': list(jacobian['images']), 'proportion': cfg.proportion,
+               'bytes': sum(p.stat().st_size for p in index_html.parent.rglob('*') if p.is_file()),
+               'banded': sorted(n for n, m in meta['images'].items() if not m['inline'])}
+    update_summary(run_dir, 'explorer', summary)
+    logger.info(f'explorer: {index_html} (open it in a browser)')
+    return summary

@@ -8,6 +8,7 @@ import contextlib, hashlib, operator, os, re, shutil, time, uuid, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
+from fastcore.basics import patch
 import numpy as np
 import torch
 import zarr
@@ -15,18 +16,18 @@ from torch import nn
 from torch.func import vjp, vmap
 from tqdm.auto import tqdm
 
-from .data import (new_run_dir, resolve_data, load_split, split_names, list_names, load_image, image_path,
-                         centre_crop, update_summary)
+from .config import METHODS, RunConfig, VessnbError, Progress, run_file
+from .data import new_run_dir, load_image, image_path, centre_crop, update_summary
 from .model import VessNet, load_checkpoint, checkpoint_hash
 
 # %% auto #0
-__all__ = ['EXACT_FLAGS', 'METHODS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
+__all__ = ['EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
            'precision_flags', 'set_precision_flags', 'exact_settings', 'Support', 'measure_support', 'auto_chunk',
            'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash',
-           'JacobianStore', 'fallback_model', 'run_test_names', 'jacobian_run']
+           'JacobianStore', 'explained_size', 'stage_model', 'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
-class JacobianError(ValueError):
+class JacobianError(VessnbError, ValueError):
     "Bad arguments, an unusable model output or an inconsistent Jacobian store (the message names which)."
 
 class StoreMismatchError(JacobianError):
@@ -211,8 +212,6 @@ def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_ran
     return Support(*ext)
 
 # %% ../nbs/03_jacobian.ipynb #83a2a55d
-METHODS = ('auto', 'batched', 'colour')
-
 def _pixels(shape, pixels=None, sampling_rate=1):
     "Output pixels (n, 2): all of `shape`, every `sampling_rate`-th in each direction, or the checked `pixels`."
     h, w = shape
@@ -325,10 +324,9 @@ class JacobianBlocks:
 
     def __next__(self):
         if self._k >= len(self.blocks):
-            if self._bar is not None: self._bar.close()
             raise StopIteration
         if self._bar is None and self.progress:
-            self._bar = tqdm(total=self.n_pixels, unit='row', desc=f'jacobian ({self.method})')
+            self._bar = Progress(self.n_pixels, f'jacobian {self.progress if isinstance(self.progress, str) else ""}'.strip() + f' ({self.method})')
         t, pix = time.perf_counter(), self.blocks[self._k]
         rows = self.compute(pix)
         self.info['seconds_rows'] += time.perf_counter() - t
@@ -412,193 +410,204 @@ class JacobianStore:
     def image(self, name) -> torch.Tensor: return torch.from_numpy(self._group(name)['image'][:])
     def prob(self, name) -> torch.Tensor: return torch.from_numpy(self._group(name)['prob'][:])
 
-    def _done(self, name) -> set[int]:
-        g = self._group(name)
-        return {int(k[1:]) for k in g['blocks'].group_keys()} if 'blocks' in g else set()
+# %% ../nbs/03_jacobian.ipynb #f770ad6e
+@patch
+def _done(self:JacobianStore, name) -> set[int]:
+    g = self._group(name)
+    return {int(k[1:]) for k in g['blocks'].group_keys()} if 'blocks' in g else set()
 
-    def _need_complete(self, name):
-        if not self.is_complete(name):
-            raise JacobianError(f"{self.path}: image {name!r} is incomplete ({len(self._done(name))} of "
-                                f"{self.attrs(name).get('n_blocks')} blocks); write it again to resume")
+@patch
+def _need_complete(self:JacobianStore, name):
+    if not self.is_complete(name):
+        raise JacobianError(f"{self.path}: image {name!r} is incomplete ({len(self._done(name))} of "
+                            f"{self.attrs(name).get('n_blocks')} blocks); write it again to resume")
 
-    def max_abs(self, name) -> float:
-        "max|J| over all rows of `name` (exact: taken from the float32 rows before storing)."
-        self._need_complete(name)
-        return float(self.attrs(name)['max_abs'])
+@patch
+def max_abs(self:JacobianStore, name) -> float:
+    "max|J| over all rows of `name` (exact: taken from the float32 rows before storing)."
+    self._need_complete(name)
+    return float(self.attrs(name)['max_abs'])
 
-    def _read_window(self, name, k, sel=slice(None)):
-        b = self.root[name][f'blocks/b{k:06d}']
-        data = torch.from_numpy(b['rows'][sel]).float() * float(b.attrs['scale'])
-        return torch.from_numpy(b['pixels'][sel]).long(), torch.from_numpy(b['offsets'][sel]).long(), data
+# %% ../nbs/03_jacobian.ipynb #34a66f93
+@patch
+def _read_window(self:JacobianStore, name, k, sel=slice(None)):
+    b = self.root[name][f'blocks/b{k:06d}']
+    data = torch.from_numpy(b['rows'][sel]).float() * float(b.attrs['scale'])
+    return torch.from_numpy(b['pixels'][sel]).long(), torch.from_numpy(b['offsets'][sel]).long(), data
 
-    def _read_block(self, name, k, sel=slice(None)):
-        a = self.root[name].attrs
-        pix, off, data = self._read_window(name, k, sel)
-        if a['layout'] == 'dense': return pix, data
-        rows = torch.zeros(len(data), *a['shape'])
-        rows[_windows(off, *a['window'])] = data
-        return pix, rows
+@patch
+def _read_block(self:JacobianStore, name, k, sel=slice(None)):
+    a = self.root[name].attrs
+    pix, off, data = self._read_window(name, k, sel)
+    if a['layout'] == 'dense': return pix, data
+    rows = torch.zeros(len(data), *a['shape'])
+    rows[_windows(off, *a['window'])] = data
+    return pix, rows
 
-    def iter_blocks(self, name):
-        "Blocks `(pixels (n, 2) long, rows (n, H, W) float32)` of a complete image, as the extractor yielded them."
-        self._need_complete(name)
-        for k in range(self.attrs(name)['n_blocks']): yield self._read_block(name, k)
+# %% ../nbs/03_jacobian.ipynb #d65d77c2
+@patch
+def iter_blocks(self:JacobianStore, name):
+    "Blocks `(pixels (n, 2) long, rows (n, H, W) float32)` of a complete image, as the extractor yielded them."
+    self._need_complete(name)
+    for k in range(self.attrs(name)['n_blocks']): yield self._read_block(name, k)
 
-    def iter_windows(self, name):
-        "Blocks `(pixels (n, 2), offsets (n, 2), windows (n, h, w) float32)` as stored: row = zeros, window at offset."
-        self._need_complete(name)
-        for k in range(self.attrs(name)['n_blocks']): yield self._read_window(name, k)
+@patch
+def iter_windows(self:JacobianStore, name):
+    "Blocks `(pixels (n, 2), offsets (n, 2), windows (n, h, w) float32)` as stored: row = zeros, window at offset."
+    self._need_complete(name)
+    for k in range(self.attrs(name)['n_blocks']): yield self._read_window(name, k)
 
-    def row(self, name, i:int, j:int) -> torch.Tensor:
-        "The stored gradient map (H, W) of output pixel (i, j) of `name`."
-        g = self._group(name)
-        if name not in self._index:
-            pp = g['plan_pixels'][:]
-            idx = np.full(g.attrs['out_shape'], -1, dtype=np.int64)
-            idx[pp[:, 0], pp[:, 1]] = np.arange(len(pp))
-            self._index[name] = idx, g['plan_bounds'][:]
-        idx, bounds = self._index[name]
-        pos = int(idx[i, j])
-        if pos < 0: raise JacobianError(f"{self.path}: pixel ({i}, {j}) of {name!r} was not extracted")
-        k = int(np.searchsorted(bounds, pos, side='right') - 1)
-        if k not in self._done(name): raise JacobianError(f"{self.path}: the block with ({i}, {j}) of {name!r} is not written yet")
-        return self._read_block(name, k, slice(pos - bounds[k], pos - bounds[k] + 1))[1][0]
+# %% ../nbs/03_jacobian.ipynb #be8a3464
+@patch
+def row(self:JacobianStore, name, i:int, j:int) -> torch.Tensor:
+    "The stored gradient map (H, W) of output pixel (i, j) of `name`."
+    g = self._group(name)
+    if name not in self._index:
+        pp = g['plan_pixels'][:]
+        idx = np.full(g.attrs['out_shape'], -1, dtype=np.int64)
+        idx[pp[:, 0], pp[:, 1]] = np.arange(len(pp))
+        self._index[name] = idx, g['plan_bounds'][:]
+    idx, bounds = self._index[name]
+    pos = int(idx[i, j])
+    if pos < 0: raise JacobianError(f"{self.path}: pixel ({i}, {j}) of {name!r} was not extracted")
+    k = int(np.searchsorted(bounds, pos, side='right') - 1)
+    if k not in self._done(name): raise JacobianError(f"{self.path}: the block with ({i}, {j}) of {name!r} is not written yet")
+    return self._read_block(name, k, slice(pos - bounds[k], pos - bounds[k] + 1))[1][0]
 
-    def write(self, name:str, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
-              sampling_rate=1, dtype='float16', checkpoint_hash=None, overwrite=False, progress=False,
-              callback=None, **meta) -> dict:
-        "Extract and store the rows of `image` as `name` (resuming an incomplete one); returns its attributes."
-        if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
-        clash = set(meta) & self._RESERVED
-        if clash: raise JacobianError(f"metadata keys {sorted(clash)} are reserved by the store; rename them")
-        if not isinstance(name, str) or not name or name.startswith('.') or '/' in name:
-            raise JacobianError(f"image name {name!r} must be a non-empty string without '/', not starting with '.'")
-        img, mhash = _prepare(model, image)[0, 0].float().cpu(), model_hash(model)
-        if name in self and (overwrite or not self.attrs(name).get('planned')):
-            shutil.rmtree(self.path/name); self._index.pop(name, None)
-        if name in self: ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
-        else: ext, a, todo = self._start(name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate,
-                                         dtype, checkpoint_hash, progress, meta)
-        if ext is None: return a
-        for k, (pix, rows) in zip(todo, ext):
-            self._commit(name, a, k, pix, rows, dtype)
-            if callback is not None: callback(k)
-        return self._finish(name, ext)
+# %% ../nbs/03_jacobian.ipynb #1cfed572
+@patch
+def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
+          sampling_rate=1, dtype='float16', checkpoint_hash=None, overwrite=False, progress=False,
+          callback=None, **meta) -> dict:
+    "Extract and store the rows of `image` as `name` (resuming an incomplete one); returns its attributes."
+    if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
+    clash = set(meta) & self._RESERVED
+    if clash: raise JacobianError(f"metadata keys {sorted(clash)} are reserved by the store; rename them")
+    if not isinstance(name, str) or not name or name.startswith('.') or '/' in name:
+        raise JacobianError(f"image name {name!r} must be a non-empty string without '/', not starting with '.'")
+    img, mhash = _prepare(model, image)[0, 0].float().cpu(), model_hash(model)
+    if name in self and (overwrite or not self.attrs(name).get('planned')):
+        shutil.rmtree(self.path/name); self._index.pop(name, None)
+    if name in self: ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
+    else: ext, a, todo = self._start(name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate,
+                                     dtype, checkpoint_hash, progress, meta)
+    if ext is None: return a
+    for k, (pix, rows) in zip(todo, ext):
+        self._commit(name, a, k, pix, rows, dtype)
+        if callback is not None: callback(k)
+    return self._finish(name, ext)
 
-    def _start(self, name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate, dtype, chash, progress, meta):
-        ext = JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size,
-                             sampling_rate=sampling_rate, progress=progress)
-        H, W = img.shape
-        win = (H, W) if ext.method == 'batched' else tuple(min(s, n) for s, n in zip(ext.support.shape, (H, W)))
-        a = dict(name=name, **ext.info, compute_dtype=ext.info['dtype'], layout='dense' if win == (H, W) else 'windows',
-                 window=list(win), model_hash=mhash, checkpoint_hash=chash, sampling_rate=sampling_rate,
-                 complete=False, planned=False, max_abs=None, **meta)
-        a['dtype'] = dtype
-        g = self.root.create_group(name, attributes=a)
-        g.create_array('image', data=img.numpy())
-        g.create_array('prob', data=ext.out.float().cpu().numpy())
-        g.create_array('plan_pixels', data=torch.cat(ext.blocks).int().numpy())
-        g.create_array('plan_bounds', data=np.concatenate([[0], np.cumsum([len(b) for b in ext.blocks])]).astype(np.int64))
-        g.create_group('blocks')
-        g.attrs['planned'] = a['planned'] = True
-        return ext, a, list(range(len(ext.blocks)))
+# %% ../nbs/03_jacobian.ipynb #71ecbee9
+@patch
+def _start(self:JacobianStore, name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate, dtype, chash, progress, meta):
+    ext = JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size,
+                         sampling_rate=sampling_rate, progress=progress)
+    H, W = img.shape
+    win = (H, W) if ext.method == 'batched' else tuple(min(s, n) for s, n in zip(ext.support.shape, (H, W)))
+    a = dict(name=name, **ext.info, compute_dtype=ext.info['dtype'], layout='dense' if win == (H, W) else 'windows',
+             window=list(win), model_hash=mhash, checkpoint_hash=chash, sampling_rate=sampling_rate,
+             complete=False, planned=False, max_abs=None, **meta)
+    a['dtype'] = dtype
+    g = self.root.create_group(name, attributes=a)
+    g.create_array('image', data=img.numpy())
+    g.create_array('prob', data=ext.out.float().cpu().numpy())
+    g.create_array('plan_pixels', data=torch.cat(ext.blocks).int().numpy())
+    g.create_array('plan_bounds', data=np.concatenate([[0], np.cumsum([len(b) for b in ext.blocks])]).astype(np.int64))
+    g.create_group('blocks')
+    g.attrs['planned'] = a['planned'] = True
+    return ext, a, list(range(len(ext.blocks)))
 
-    def _resume(self, name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress):
-        a = self.attrs(name)
-        want = dict(model_hash=mhash, target=str(as_target(target)), mode=mode, dtype=dtype, sampling_rate=sampling_rate)
-        bad = [f"{k}={a.get(k)!r} (now {v!r})" for k, v in want.items() if a.get(k) != v]
-        if not torch.equal(self.image(name), img): bad.append('the image differs')
-        if bad: raise StoreMismatchError(f"{self.path}: image {name!r} was written with other settings: {'; '.join(bad)}; pass overwrite=True")
-        if a['complete']: return None, a, []
-        g = self.root[name]
-        pp, bounds = torch.from_numpy(g['plan_pixels'][:]).long(), g['plan_bounds'][:]
-        todo = sorted(set(range(a['n_blocks'])) - self._done(name))
-        ext = JacobianBlocks(model, image, target=target, method=a['method'], mode=mode, chunk_size=a['chunk_size'],
-                             support=None if a['support'] is None else Support(**a['support']), progress=progress,
-                             _blocks=[pp[bounds[k]:bounds[k+1]] for k in todo])
-        return ext, a, todo
+# %% ../nbs/03_jacobian.ipynb #1c3a359c
+@patch
+def _resume(self:JacobianStore, name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress):
+    a = self.attrs(name)
+    want = dict(model_hash=mhash, target=str(as_target(target)), mode=mode, dtype=dtype, sampling_rate=sampling_rate)
+    bad = [f"{k}={a.get(k)!r} (now {v!r})" for k, v in want.items() if a.get(k) != v]
+    if not torch.equal(self.image(name), img): bad.append('the image differs')
+    if bad: raise StoreMismatchError(f"{self.path}: image {name!r} was written with other settings: {'; '.join(bad)}; pass overwrite=True")
+    if a['complete']: return None, a, []
+    g = self.root[name]
+    pp, bounds = torch.from_numpy(g['plan_pixels'][:]).long(), g['plan_bounds'][:]
+    todo = sorted(set(range(a['n_blocks'])) - self._done(name))
+    ext = JacobianBlocks(model, image, target=target, method=a['method'], mode=mode, chunk_size=a['chunk_size'],
+                         support=None if a['support'] is None else Support(**a['support']), progress=progress,
+                         _blocks=[pp[bounds[k]:bounds[k+1]] for k in todo])
+    return ext, a, todo
 
-    def _commit(self, name, a, k, pix, rows, dtype):
-        "Write block `k` into `.partial/`, then rename it into `blocks/`: it is there entirely or not at all."
-        rows, pix = rows.float().cpu(), pix.cpu()
-        H, W = a['shape']
-        off = torch.zeros(len(rows), 2, dtype=torch.long)
-        data = rows
-        if a['layout'] == 'windows':
-            off = Support(**a['support']).offsets(pix, H, W)
-            sel = _windows(off, *a['window'])
-            data = rows[sel]
-            rest = rows.clone(); rest[sel] = 0
-            if rest.abs().max() > 0: raise JacobianError(f"block {k} of {name!r} has gradient mass outside its windows")
-        m = float(data.abs().max()) if data.numel() else 0.0
-        scale = (m if m > 0 else 1.0) if dtype == 'float16' else 1.0
-        data = (data / scale).to(getattr(torch, dtype)).numpy()
-        tmp = self.path/'.partial'/f'{name}-b{k:06d}-{uuid.uuid4().hex[:8]}'
-        try:
-            b = zarr.open_group(str(tmp), mode='w', attributes=dict(scale=scale, max_abs=m, n=len(pix)))
-            per = max(1, min(len(data), 2**22 // max(1, data[0].nbytes)))      # chunks of at most ~4 MB
-            b.create_array('rows', data=data, chunks=(per, *data.shape[1:]))
-            b.create_array('pixels', data=pix.int().numpy())
-            b.create_array('offsets', data=off.int().numpy())
-            os.replace(tmp, self.path/name/'blocks'/f'b{k:06d}')
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
+# %% ../nbs/03_jacobian.ipynb #4cab8efd
+@patch
+def _commit(self:JacobianStore, name, a, k, pix, rows, dtype):
+    "Write block `k` into `.partial/`, then rename it into `blocks/`: it is there entirely or not at all."
+    rows, pix = rows.float().cpu(), pix.cpu()
+    off, data = torch.zeros(len(rows), 2, dtype=torch.long), rows
+    if a['layout'] == 'windows':
+        off = Support(**a['support']).offsets(pix, *a['shape'])
+        sel = _windows(off, *a['window'])
+        data = rows[sel]
+        rest = rows.clone(); rest[sel] = 0
+        if rest.abs().max() > 0: raise JacobianError(f"block {k} of {name!r} has gradient mass outside its windows")
+    m = float(data.abs().max()) if data.numel() else 0.0
+    scale = (m if m > 0 else 1.0) if dtype == 'float16' else 1.0
+    data = (data / scale).to(getattr(torch, dtype)).numpy()
+    tmp = self.path/'.partial'/f'{name}-b{k:06d}-{uuid.uuid4().hex[:8]}'
+    try:
+        b = zarr.open_group(str(tmp), mode='w', attributes=dict(scale=scale, max_abs=m, n=len(pix)))
+        per = max(1, min(len(data), 2**22 // max(1, data[0].nbytes)))      # chunks of at most ~4 MB
+        b.create_array('rows', data=data, chunks=(per, *data.shape[1:]))
+        b.create_array('pixels', data=pix.int().numpy())
+        b.create_array('offsets', data=off.int().numpy())
+        os.replace(tmp, self.path/name/'blocks'/f'b{k:06d}')
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
 
-    def _finish(self, name, ext):
-        g, a = self.root[name], self.attrs(name)
-        done = self._done(name)
-        if done != set(range(a['n_blocks'])):
-            raise JacobianError(f"{self.path}: {name!r} has {len(done)} of {a['n_blocks']} blocks after extraction")
-        m = max(float(g[f'blocks/b{k:06d}'].attrs['max_abs']) for k in done)
-        secs = float(a.get('seconds_total') or 0) + sum(ext.info[k] for k in ('seconds_forward', 'seconds_support', 'seconds_rows'))
-        g.attrs.update(complete=True, max_abs=m, seconds_total=secs, seconds_rows=ext.info['seconds_rows'])
-        return self.attrs(name)
+# %% ../nbs/03_jacobian.ipynb #ecfb5b8b
+@patch
+def _finish(self:JacobianStore, name, ext):
+    g, a = self.root[name], self.attrs(name)
+    done = self._done(name)
+    if done != set(range(a['n_blocks'])):
+        raise JacobianError(f"{self.path}: {name!r} has {len(done)} of {a['n_blocks']} blocks after extraction")
+    m = max(float(g[f'blocks/b{k:06d}'].attrs['max_abs']) for k in done)
+    secs = float(a.get('seconds_total') or 0) + sum(ext.info[k] for k in ('seconds_forward', 'seconds_support', 'seconds_rows'))
+    g.attrs.update(complete=True, max_abs=m, seconds_total=secs, seconds_rows=ext.info['seconds_rows'])
+    return self.attrs(name)
 
 # %% ../nbs/03_jacobian.ipynb #9997ebe1
-def fallback_model(seed:int=0, device='cpu') -> nn.Module:
-    "The stand-in when a run has no checkpoint: an untrained `VessNet(width=2)` whose weights are fixed by `seed`."
-    torch.manual_seed(seed)
-    return VessNet(width=2).eval().to(device)
+def explained_size(cfg:RunConfig) -> int | None:
+    "Side of the explained centre crops of run `cfg`: `explain_size`, else `crop`; None for whole images."
+    return cfg.crop if cfg.explain_size is None else (cfg.explain_size or None)
 
-def run_test_names(run_dir, root, images=2, seed:int=0) -> list:
-    "The images a run explains: the first `images` of its test split (run_dir/split.json, else a seeded split of `root`), the named ones, or all (None)."
-    if images is None: return list_names(root)
-    if not isinstance(images, int): return list(images)
-    split_file = Path(run_dir)/'split.json'
-    test = load_split(split_file)['test'] if split_file.exists() else split_names(root, seed=seed)['test']
-    if len(test) < images:
-        warnings.warn(f'{images} images asked for, but the test split of {root} has only {len(test)}: explaining those')
-    return test[:images]
+def stage_model(train:dict, device='cpu') -> tuple[nn.Module, str]:
+    "The model the training stage handed on (`train['checkpoint']`), checked against the hash it recorded, and that hash."
+    ckpt = Path(train['checkpoint'])
+    if not ckpt.is_file(): raise JacobianError(f"checkpoint {ckpt} does not exist (the training stage wrote it; rerun it)")
+    chash = checkpoint_hash(ckpt)
+    if train.get('checkpoint_sha256') not in (None, chash):
+        raise JacobianError(f"checkpoint {ckpt} changed since the training stage recorded it; rerun training")
+    return load_checkpoint(ckpt, map_location=device)[0], chash
 
 # %% ../nbs/03_jacobian.ipynb #4e49887e
-def jacobian_run(run_dir=None, checkpoint=None, data_dir=None, images=2, crop=64, method='auto', mode='exact',
-                 chunk_size=None, store=None, device='cpu', seed:int=0, progress:bool=True) -> dict:
-    "Extract and store the Jacobians of the first `images` test images (or the named ones) of a run; returns the summary."
-    run_dir = new_run_dir(run_dir)
-    ckpt = Path(checkpoint) if checkpoint is not None else run_dir/'checkpoints'/'best.pt'
-    if ckpt.exists():
-        model, _ = load_checkpoint(ckpt, map_location=device)
-        chash, source = checkpoint_hash(ckpt), str(ckpt)
-    elif checkpoint is not None: raise JacobianError(f"checkpoint {ckpt} does not exist")
-    else: model, chash, source = fallback_model(seed, device), None, f'untrained VessNet(width=2), seed {seed}'
-    root = resolve_data(run_dir, data_dir)
-    names = run_test_names(run_dir, root, images, seed)
-    if not names: raise JacobianError(f"no images to extract: test split of {root} is empty or images={images!r}")
-    js = JacobianStore(store if store is not None else run_dir/'jacobians.zarr')
-    done, rewritten = {}, []
-    for name in names:
-        img = load_image(image_path(root, name))
+def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
+    "Extract and store the Jacobians of the images `data['explain']` for the model `train['checkpoint']`; returns the summary."
+    run_dir = new_run_dir(cfg.run_dir)
+    model, chash = stage_model(train, cfg.device)
+    crop, files = explained_size(cfg), data['explain']
+    if not files: raise JacobianError("no images to explain: the data stage's test split is empty or n_explain is 0")
+    js, done, rewritten = JacobianStore(run_file(run_dir, 'store')), {}, []
+    for name, path in files.items():
+        img = load_image(path)
         if crop is not None: img = centre_crop(img, crop)
-        kw = dict(method=method, mode=mode, chunk_size=chunk_size, checkpoint_hash=chash, progress=progress,
-                  image_name=name, crop=crop, model_source=source, data_root=str(root))
-        x = torch.from_numpy(np.ascontiguousarray(img)).to(device)
+        kw = dict(method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash, sampling_rate=cfg.sampling_rate,
+                  progress=name, image_name=name, image_file=str(path), crop=crop,
+                  model_source=str(train['checkpoint']))
+        x = torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device)
         try: a = js.write(name, model, x, **kw)
-        except StoreMismatchError:          # stale entry of this run's store (e.g. a retrained model): redo it
+        except StoreMismatchError:          # an entry of this run's store made with another model: redo it
             a = js.write(name, model, x, overwrite=True, **kw); rewritten.append(name)
         done[name] = {k: a[k] for k in ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_pixels',
                                         'n_backward', 'chunk_size', 'seconds_total', 'max_abs')}
-    summary = dict(store=str(js.path), model=source, checkpoint_hash=chash, method=method, mode=mode, crop=crop,
-                   device=str(device), images=names, rewritten=rewritten, per_image=done,
-                   seconds=sum(d['seconds_total'] for d in done.values()))
+    summary = dict(store=str(js.path), checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
+                   mode=cfg.mode, crop=crop, sampling_rate=cfg.sampling_rate, device=str(cfg.device), images=list(files), rewritten=rewritten,
+                   per_image=done, seconds=sum(d['seconds_total'] for d in done.values()))
     update_summary(run_dir, 'jacobian', summary)
     return summary

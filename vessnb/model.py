@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import atomic_write
+from .config import VessnbError, atomic_write
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'conv_bn', 'ResidualBlock', 'match_size', 'VessNet', 'count_parameters', 'eval_mode',
@@ -158,7 +158,7 @@ def gradient_support(model:nn.Module, image:torch.Tensor, pixels) -> torch.Tenso
 # %% ../nbs/01_model.ipynb #f139001e
 CHECKPOINT_FORMAT = 'vessnb-checkpoint-v1'
 
-class CheckpointError(ValueError):
+class CheckpointError(VessnbError, ValueError):
     "A checkpoint file that cannot be used: corrupt, not a vessnb checkpoint, or for another model."
 
 def _plain(obj, where='meta'):

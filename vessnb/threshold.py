@@ -15,15 +15,16 @@ from tqdm.auto import tqdm
 
 from .data import atomic_write, save_figure, new_run_dir, update_summary, synthetic_item
 from .model import VessNet, load_checkpoint, vessel_probability
-from .jacobian import iter_jacobian_blocks, JacobianStore
+from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError
+from .config import RunConfig, VessnbError, run_file, logger
 
 # %% auto #0
 __all__ = ['STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'influence_counts', 'normalise', 'dense_blocks',
            'Influence', 'influence_from_blocks', 'influence_map', 'show_map', 'plot_influence', 'write_stats_csv',
-           'read_stats_csv', 'save_influence', 'load_influence', 'demo_setup', 'threshold_run']
+           'read_stats_csv', 'save_influence', 'load_influence', 'demo_setup', 'store_maps', 'threshold_stage']
 
 # %% ../nbs/04_threshold.ipynb #d6b1269e
-class ThresholdError(ValueError):
+class ThresholdError(VessnbError, ValueError):
     "Bad input to the influence maps: a proportion, a Jacobian's shape, an incomplete block stream, a wrong max."
 
 def as_proportions(proportions) -> tuple[float, ...]:
@@ -373,30 +374,26 @@ def demo_setup(seed:int=0, size:int=32, width:int=4, steps:int=40, device='cpu')
     return f'synthetic{seed}', model.eval().to(device), image.to(device)
 
 # %% ../nbs/04_threshold.ipynb #ef2af47b
-def threshold_run(run_dir, store=None, proportions=(0.01,), device='cpu', seed:int=0, size:int=32,
-                  progress:bool=False) -> dict:
-    "Influence maps of every image in `store` (default run_dir/jacobians.zarr) into run_dir/maps; summary values."
-    run_dir = new_run_dir(run_dir)
-    ps = as_proportions(proportions)
-    store = Path(store) if store is not None else run_dir/'jacobians.zarr'
-    maps_dir, res = run_dir/'maps', {}
-    if store.exists():
-        js = JacobianStore(store)
-        for name in js.names():
-            if not js.is_complete(name): continue
-            inf = influence_map(js, name, ps, progress=progress)
-            save_influence(inf, maps_dir, name, image=js.image(name))
-            res[name] = inf
-        source = str(store)
-    else:
-        name, model, image = demo_setup(seed, size, device=device)
-        inf = influence_map(model, image, ps, progress=progress)
-        save_influence(inf, maps_dir, name, image=image)
-        res[name] = inf
-        source = f'stream: demo_setup(seed={seed}, size={size}) (no store at {store})'
-    summary = dict(source=source, maps=str(maps_dir), proportions=list(ps), images=sorted(res),
+def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=False) -> dict:
+    "Influence maps of the images `names` of the Jacobian `store`, saved into `maps_dir` when given; {name: InfluenceMap}."
+    js, ps, res = JacobianStore(store), as_proportions(proportions), {}
+    for name in names:
+        if not js.is_complete(name): raise JacobianError(f"{js.path}: {name!r} is not complete; rerun the Jacobian stage")
+        res[name] = influence_map(js, name, ps, progress=progress)
+        if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.image(name))
+    return res
+
+# %% ../nbs/04_threshold.ipynb #ef2af47c
+def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
+    "Influence maps at `cfg.proportion` of the images the Jacobian stage stored (`jacobian`), into run_dir/maps; the summary."
+    run_dir = new_run_dir(cfg.run_dir)
+    maps_dir, ps = run_file(run_dir, 'maps'), [cfg.proportion]
+    res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir)
+    summary = dict(store=jacobian['store'], maps=str(maps_dir), proportions=ps, images=list(res),
+                   figures=[str(maps_dir/f'{n}_map.png') for n in res],
                    max_abs={n: r.max_abs for n, r in res.items()},
                    mean_count={n: r.counts.float().mean((1, 2)).tolist() for n, r in res.items()},
                    max_count={n: r.counts.amax((1, 2)).tolist() for n, r in res.items()})
     update_summary(run_dir, 'threshold', summary)
-    return res
+    logger.info(f"threshold: {len(res)} influence maps at proportion {cfg.proportion} in {maps_dir}")
+    return summary

@@ -18,8 +18,9 @@ from skimage.morphology import skeletonize
 from tqdm.auto import tqdm
 
 from .data import (
-    VessMapDataset, atomic_write, load_json, load_split, new_run_dir, resolve_data, save_figure, save_json,
+    VessMapDataset, atomic_write, load_json, load_split, new_run_dir, save_figure, save_json,
     save_split, split_names, update_summary)
+from .config import RunConfig, VessnbError, run_file, logger
 from .model import (
     VessNet, CheckpointError, checkpoint_hash, count_parameters, eval_mode, load_checkpoint, model_device,
     save_checkpoint)
@@ -165,7 +166,7 @@ class SegmentationLoss(nn.Module):
         return loss
 
 # %% ../nbs/02_train.ipynb #e395014c
-class TrainError(ValueError):
+class TrainError(VessnbError, ValueError):
     "A training option or input that cannot work; the message names it."
 
 class _Draws(torch.utils.data.Dataset):
@@ -227,82 +228,122 @@ def plot_history(history:list[dict]):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/02_train.ipynb #f0921d3a
+def _check_train_args(train_data, epochs, batch_size, monitor) -> None:
+    "Raise `TrainError` for a non-positive `epochs`/`batch_size`, empty `train_data` or an unknown `monitor`."
+    for k, v in dict(epochs=epochs, batch_size=batch_size).items():
+        if not isinstance(v, int) or v < 1: raise TrainError(f"{k} must be a positive integer, got {v!r}")
+    if len(train_data) == 0: raise TrainError("train_data is empty")
+    if monitor not in VAL_METRICS: raise TrainError(f"monitor must be one of {VAL_METRICS}, got {monitor!r}")
+
+def _use_amp(amp, dev:torch.device) -> bool:
+    "Whether mixed precision is used: only when asked for and on CUDA (a warning says when `amp` is ignored)."
+    use_amp = bool(amp) and dev.type == 'cuda'
+    if amp and not use_amp: warnings.warn(f"amp=True ignored on device {dev}: mixed precision is used on CUDA only")
+    return use_amp
+
+# %% ../nbs/02_train.ipynb #7f044b72
+def _resume_state(resume, out_dir, model, opt, sched, scaler) -> tuple[list[dict], float|None, int]:
+    "Load checkpoint `resume` (`True`: `out_dir`'s `last.pt`) into model, optimiser, scheduler, scaler; (history, best, start epoch)."
+    if not isinstance(resume, bool): path = Path(resume)
+    elif out_dir is not None: path = run_file(out_dir, 'last')
+    else: raise TrainError("resume=True needs out_dir (to find checkpoints/last.pt) or a checkpoint path")
+    _, m = load_checkpoint(path, model=model)
+    if 'optimizer' not in m: raise CheckpointError(f"{path} has no optimiser state; resume from a last.pt")
+    opt.load_state_dict(m['optimizer']); sched.load_state_dict(m['scheduler']); scaler.load_state_dict(m['scaler'])
+    return m['history'], m['best'], m['epoch']
+
+# %% ../nbs/02_train.ipynb #54451c07
+def _epoch_seed(seed:int, epoch:int) -> int: return seed * 100_003 + epoch
+
+def _epoch_loader(train_data, n_draws:int, epoch:int, seed:int, batch_size:int, num_workers:int, dev) -> DataLoader:
+    "Reseed torch for `epoch` and return the loader of its `n_draws` shuffled draws from `train_data`."
+    torch.manual_seed(_epoch_seed(seed, epoch))                       # dropout and anything else drawn from torch
+    draws = _Draws(train_data, n_draws, epoch)
+    return DataLoader(draws, batch_size=batch_size, num_workers=num_workers, pin_memory=dev.type == 'cuda',
+                      sampler=RandomSampler(draws, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch))))
+
+# %% ../nbs/02_train.ipynb #f3bdc6b3
+def _train_epoch(model, loader, loss_fn, opt, scaler, dev, channels_last:bool, use_amp:bool) -> float:
+    "Train `model` for one pass over `loader`; returns the mean training loss per draw."
+    model.train()
+    total, seen = 0.0, 0
+    for x, y, _ in loader:
+        x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+        if channels_last: x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
+            loss = loss_fn(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt); scaler.update()
+        total += loss.item() * len(x); seen += len(x)
+    return total / seen
+
+# %% ../nbs/02_train.ipynb #e3d7b7c5
+def _val_columns(model, val_data, loss_fn, channels_last:bool) -> dict:
+    "The history's validation columns (`val_loss` and `val_<metric>` for `VAL_METRICS`); empty without `val_data`."
+    if val_data is None or not len(val_data): return {}
+    ev = evaluate(model, val_data, auc=False, loss_fn=loss_fn, channels_last=channels_last)
+    return dict(val_loss=ev['loss'], **{f'val_{k}': ev['pooled'][k] for k in VAL_METRICS})
+
+# %% ../nbs/02_train.ipynb #0345d059
+def _save_epoch(out_dir, model, opt, sched, scaler, history:list[dict], best, improved:bool, config:dict, meta:dict|None) -> None:
+    "After the last epoch of `history`: write the history files, `best.pt` if `improved`, and `last.pt` (with trainer state)."
+    write_history(history, out_dir)
+    info = dict(meta or {}, epoch=history[-1]['epoch'], history=history, best=best, train_config=config)
+    if improved: save_checkpoint(run_file(out_dir, 'checkpoint'), model, **info)
+    save_checkpoint(run_file(out_dir, 'last'), model, **info, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                    scaler=scaler.state_dict())
+
+def _save_curves(history:list[dict], out_dir) -> None:
+    "Save `plot_history(history)` as `out_dir/figures/curves.png`."
+    import matplotlib.pyplot as plt
+    fig = plot_history(history); save_figure(fig, Path(out_dir)/'figures'/'curves.png'); plt.close(fig)
+
 # %% ../nbs/02_train.ipynb #d8302f4a
+def _epoch_line(row:dict, epochs:int) -> str:
+    "The log line of one epoch: loss, validation Dice and time."
+    val = f", val loss {row['val_loss']:.4f}, val Dice {row['val_dice']:.3f}" if 'val_dice' in row else ''
+    return f"train: epoch {row['epoch']}/{epochs}, loss {row['train_loss']:.4f}{val} ({row['time_s']:.1f} s)"
+
 def train(model:nn.Module, train_data, val_data=None, *, epochs:int=10, batch_size:int=8, lr:float=1e-3,
           weight_decay:float=1e-4, optimizer:str='adam', dice_weight:float=0.0, patience:int=5, factor:float=0.5,
           amp:bool=False, channels_last:bool=False, device='cpu', seed:int=0, samples_per_epoch:int|None=None,
           out_dir=None, resume=False, monitor:str='dice', num_workers:int=0, time_limit:float|None=None,
           deterministic:bool=True, progress:bool=True, meta:dict|None=None) -> list[dict]:
     "Train `model` on `train_data` ((image, mask, skeleton) items); returns the per-epoch history (see the text above)."
-    for k, v in dict(epochs=epochs, batch_size=batch_size).items():
-        if not isinstance(v, int) or v < 1: raise TrainError(f"{k} must be a positive integer, got {v!r}")
-    if len(train_data) == 0: raise TrainError("train_data is empty")
-    if monitor not in VAL_METRICS: raise TrainError(f"monitor must be one of {VAL_METRICS}, got {monitor!r}")
+    _check_train_args(train_data, epochs, batch_size, monitor)
     dev = _device(device)
-    use_amp = bool(amp) and dev.type == 'cuda'
-    if amp and not use_amp: warnings.warn(f"amp=True ignored on device {dev}: mixed precision is used on CUDA only")
+    use_amp = _use_amp(amp, dev)
     model.to(dev)
     if channels_last: model.to(memory_format=torch.channels_last)
     loss_fn = SegmentationLoss(dice_weight)
     opt = make_optimizer(model, optimizer, lr, weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode='min', factor=factor, patience=patience)
     scaler = torch.amp.GradScaler('cuda', enabled=use_amp)
-    history, best, start = [], None, 0
-    ckdir = Path(out_dir)/'checkpoints' if out_dir is not None else None
     config = dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, optimizer=optimizer,
                   dice_weight=dice_weight, patience=patience, factor=factor, amp=use_amp, channels_last=channels_last,
                   seed=seed, samples_per_epoch=samples_per_epoch, monitor=monitor, device=str(dev))
-    if resume:
-        path = Path(resume) if not isinstance(resume, bool) else (ckdir/'last.pt' if ckdir else None)
-        if path is None: raise TrainError("resume=True needs out_dir (to find checkpoints/last.pt) or a checkpoint path")
-        _, m = load_checkpoint(path, model=model)
-        if 'optimizer' not in m: raise CheckpointError(f"{path} has no optimiser state; resume from a last.pt")
-        opt.load_state_dict(m['optimizer']); sched.load_state_dict(m['scheduler']); scaler.load_state_dict(m['scaler'])
-        history, best, start = m['history'], m['best'], m['epoch']
+    history, best, start = _resume_state(resume, out_dir, model, opt, sched, scaler) if resume else ([], None, 0)
     n_draws = samples_per_epoch or len(train_data)
     with cudnn_determinism(dev, deterministic):
         t_start = time.perf_counter()
-        bar = tqdm(total=(epochs - start) * math.ceil(n_draws / batch_size), desc='train', unit='step', disable=not progress)
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
-            torch.manual_seed(seed * 100_003 + epoch)                 # dropout and anything else drawn from torch
-            draws = _Draws(train_data, n_draws, epoch)
-            loader = DataLoader(draws, batch_size=batch_size, num_workers=num_workers, pin_memory=dev.type == 'cuda',
-                                sampler=RandomSampler(draws, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)))
-            model.train()
-            total, seen = 0.0, 0
-            for x, y, _ in loader:
-                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-                if channels_last: x = x.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(dev.type, dtype=torch.float16, enabled=use_amp):
-                    loss = loss_fn(model(x), y)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt); scaler.update()
-                total += loss.item() * len(x); seen += len(x)
-                bar.update(); bar.set_postfix(epoch=epoch + 1, loss=f'{loss.item():.4f}')
-            row = dict(epoch=epoch + 1, lr=opt.param_groups[0]['lr'], train_loss=total / seen)
-            if val_data is not None and len(val_data):
-                ev = evaluate(model, val_data, auc=False, loss_fn=loss_fn, channels_last=channels_last)
-                row.update(val_loss=ev['loss'], **{f'val_{k}': ev['pooled'][k] for k in VAL_METRICS})
-                score = row[f'val_{monitor}']
-            else: score = -row['train_loss']
+            loader = _epoch_loader(train_data, n_draws, epoch, seed, batch_size, num_workers, dev)
+            train_loss = _train_epoch(model, loader, loss_fn, opt, scaler, dev, channels_last, use_amp)
+            row = dict(epoch=epoch + 1, lr=opt.param_groups[0]['lr'], train_loss=train_loss)
+            row.update(_val_columns(model, val_data, loss_fn, channels_last))
+            score = row[f'val_{monitor}'] if 'val_loss' in row else -row['train_loss']
             sched.step(row.get('val_loss', row['train_loss']))
             row['time_s'] = time.perf_counter() - t0
             history.append(row)
+            if progress: logger.info(_epoch_line(row, epochs))
             improved = best is None or score > best
             if improved: best = score
-            if out_dir is not None:
-                write_history(history, out_dir)
-                info = dict(meta or {}, epoch=epoch + 1, history=history, best=best, train_config=config)
-                if improved: save_checkpoint(ckdir/'best.pt', model, **info)
-                save_checkpoint(ckdir/'last.pt', model, **info, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                                scaler=scaler.state_dict())
+            if out_dir is not None: _save_epoch(out_dir, model, opt, sched, scaler, history, best, improved, config, meta)
             if time_limit is not None and time.perf_counter() - t_start > time_limit: break
-    bar.close()
-    if out_dir is not None and history:
-        import matplotlib.pyplot as plt
-        fig = plot_history(history); save_figure(fig, Path(out_dir)/'figures'/'curves.png'); plt.close(fig)
+    if out_dir is not None and history: _save_curves(history, out_dir)
     return history
 
 # %% ../nbs/02_train.ipynb #3dd4e524
@@ -340,46 +381,42 @@ def _brief(r:dict) -> dict:
     "Pooled metrics plus per-image mean and std of one `score_images` result, for summary.json."
     return {**r['pooled'], 'mean': r['mean'], 'std': r['std'], 'threshold': r['threshold'], 'n_images': r['n_images']}
 
-def train_stage(run_dir=None, data_dir=None, *, epochs:int=10, crop:int|None=64, batch_size:int=8, lr:float=1e-3,
-                width:int=64, device='cpu', seed:int=0, samples_per_epoch:int|None=None, dice_weight:float=0.0,
-                optimizer:str='adam', weight_decay:float=1e-4, patience:int=5, amp:bool=False, channels_last:bool=False,
-                n_synthetic:int=24, synthetic_size:int=128, baseline:str='best', resume=False, time_limit:float|None=None,
-                progress:bool=True) -> dict:
-    "Train and evaluate VessNet for run folder `run_dir` (data: `data_dir`, the run's split.json, or synthetic); returns the summary."
-    run_dir = new_run_dir(run_dir)
-    root = resolve_data(run_dir, data_dir, n=n_synthetic, size=synthetic_size, seed=seed)
-    sp = load_json(run_dir/'split.json')
-    if sp is not None and Path(sp.get('root') or '').resolve() == Path(root).resolve(): split = load_split(run_dir/'split.json')
-    else:
-        split = split_names(root, seed=seed)
-        src = 'split files' if (Path(root)/'splits'/'train.txt').exists() else f'seeded split (seed {seed})'
-        save_split(split, run_dir/'split.json', root=Path(root).resolve(), source=src)
-    if not split['test']: raise TrainError(f"{run_dir/'split.json'}: the test split is empty")
-    train_ds = VessMapDataset(root, split['train'], crop=crop, augment=True, seed=seed)
+def _baseline(root, split, test_ds, method='best'):
+    "The global-threshold baseline fitted on the training images of `split`, and its test metrics."
+    plain = VessMapDataset(root, split['train'])
+    bl = fit_global_threshold([plain[k][0][0] for k in range(len(plain))], [plain[k][1] for k in range(len(plain))], method=method)
+    return bl, evaluate_baseline(bl, test_ds)
+
+# %% ../nbs/02_train.ipynb #c7a5a8e6
+def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
+    "Train and evaluate a VessNet on `data` (what `data_stage` returned) with the options `cfg`; returns the summary."
+    run_dir, root, split = new_run_dir(cfg.run_dir), Path(data['root']), data['split']
+    if not split['test']: raise TrainError(f"{run_file(run_dir, 'split')}: the test split is empty")
+    train_ds = VessMapDataset(root, split['train'], crop=cfg.crop, augment=True, seed=cfg.seed)
     val_ds = VessMapDataset(root, split['val']) if split['val'] else None
     test_ds = VessMapDataset(root, split['test'])
-    torch.manual_seed(seed)
-    model = VessNet(width=width)
-    t0 = time.perf_counter()
-    hist = train(model, train_ds, val_ds, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                 patience=patience, optimizer=optimizer, dice_weight=dice_weight, amp=amp, channels_last=channels_last, device=device,
-                 seed=seed, samples_per_epoch=samples_per_epoch, out_dir=run_dir, resume=resume, time_limit=time_limit, progress=progress,
-                 meta=dict(data=str(root)))
-    wall = time.perf_counter() - t0
-    best_path = run_dir/'checkpoints'/'best.pt'
-    best, meta = load_checkpoint(best_path, map_location=device)
-    test = evaluate(best, test_ds, progress=progress)
-    plain = VessMapDataset(root, split['train'])
-    bl = fit_global_threshold([plain[k][0][0] for k in range(len(plain))], [plain[k][1] for k in range(len(plain))], method=baseline)
-    bl_test = evaluate_baseline(bl, test_ds)
-    save_json(dict(model=test, baseline={**bl, **bl_test}), run_dir/'evaluation.json')
+    torch.manual_seed(cfg.seed)
+    model, t0 = VessNet(width=cfg.width), time.perf_counter()
+    hist = train(model, train_ds, val_ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                 patience=cfg.patience, optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, amp=cfg.amp,
+                 channels_last=cfg.channels_last, device=cfg.device, seed=cfg.seed, samples_per_epoch=cfg.samples_per_epoch,
+                 out_dir=run_dir, resume=resume, time_limit=cfg.time_limit, meta=dict(data=str(root)))
+    wall, best_path = time.perf_counter() - t0, run_file(run_dir, 'checkpoint')
+    best, meta = load_checkpoint(best_path, map_location=cfg.device)
+    test = evaluate(best, test_ds)
+    bl, bl_test = _baseline(root, split, test_ds)
+    save_json(dict(model=test, baseline={**bl, **bl_test}), run_file(run_dir, 'evaluation'))
     values = dict(data=str(root), split_sizes={k: len(split[k]) for k in ('train', 'val', 'test')},
-                  width=width, parameters=count_parameters(best), epochs=len(hist), best_epoch=meta['epoch'],
-                  crop=crop, batch_size=batch_size, lr=lr, samples_per_epoch=samples_per_epoch or len(train_ds),
-                  optimizer=optimizer, dice_weight=dice_weight, patience=patience, amp=meta['train_config']['amp'], device=str(device),
-                  seed=seed, wall_time_s=round(wall, 1), checkpoint=str(best_path), checkpoint_sha256=checkpoint_hash(best_path),
-                  test=_brief(test), baseline=dict(method=bl['method'], polarity=bl['polarity'],
-                                                   fit_threshold=bl['threshold'], train_dice=bl['train_dice'], test=_brief(bl_test)),
-                  beats_baseline=test['pooled']['dice'] > bl_test['pooled']['dice'])
+                  width=cfg.width, parameters=count_parameters(best), epochs=len(hist), best_epoch=meta['epoch'],
+                  crop=cfg.crop, batch_size=cfg.batch_size, lr=cfg.lr, samples_per_epoch=cfg.samples_per_epoch,
+                  optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, patience=cfg.patience, weight_decay=cfg.weight_decay,
+                  time_limit=cfg.time_limit, amp_requested=cfg.amp, amp=meta['train_config']['amp'], channels_last=cfg.channels_last,
+                  device=str(cfg.device), seed=cfg.seed, wall_time_s=round(wall, 1), checkpoint=str(best_path),
+                  checkpoint_sha256=checkpoint_hash(best_path), test=_brief(test),
+                  baseline=dict(method=bl['method'], polarity=bl['polarity'], fit_threshold=bl['threshold'],
+                                train_dice=bl['train_dice'], test=_brief(bl_test)),
+                  beats_baseline=test['pooled']['dice'] > bl_test['pooled']['dice'], figure='figures/curves.png')
     update_summary(run_dir, 'train', values)
+    logger.info(f"train: best epoch {meta['epoch']}, test Dice {test['pooled']['dice']:.3f} "
+                f"(global threshold {bl_test['pooled']['dice']:.3f}), {wall:.0f} s")
     return values

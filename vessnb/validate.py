@@ -16,14 +16,16 @@ from .data import save_figure, new_run_dir, update_summary
 from .model import VessNet, vessel_probability, load_checkpoint
 from .jacobian import jacobian_rows, JacobianStore, model_hash
 from .threshold import show_map, influence_map, normalise, load_influence, demo_setup
+from .jacobian import stage_model
+from .config import RunConfig, VessnbError, run_file, logger
 
 # %% auto #0
 __all__ = ['ValidateError', 'panel_figure', 'check_coords', 'choose_coords', 'validation_figure', 'finite_difference_check',
            'smoothgrad', 'integrated_gradients', 'correlation', 'compare_attributions', 'comparison_figure',
-           'influence_table', 'summary_figure', 'finite_difference_figure', 'validate_run']
+           'influence_table', 'summary_figure', 'finite_difference_figure', 'validate_images', 'validate_stage']
 
 # %% ../nbs/05_validate.ipynb #ae1349e8
-class ValidateError(ValueError):
+class ValidateError(VessnbError, ValueError):
     "Bad input to the validation figures: coordinates outside the image, unknown images, failed checks."
 
 def panel_figure(panels:list, size:float=3.1, title:str|None=None, ncols:int|None=None):
@@ -237,89 +239,78 @@ def finite_difference_figure(checks:list):
     return fig
 
 # %% ../nbs/05_validate.ipynb #98c61f32
-def _store_model(js, name, run_dir, device, seed, checkpoint=None):
-    "The model whose rows the store holds, found by its `model_hash`: `checkpoint`, the store's source, the run's, or 03's fallback."
-    a = js.attrs(name)
-    tried = []
-    for c in (checkpoint, a.get('model_source'), Path(run_dir)/'checkpoints'/'best.pt'):
-        if c is None or not Path(str(c)).is_file() or str(c) in tried: continue
-        tried.append(str(c))
-        model = load_checkpoint(c, map_location=device)[0].eval()
-        if model_hash(model) == a.get('model_hash'): return model
-    for width in (2, 4):                                     # 03_jacobian's stand-in when there is no checkpoint
-        torch.manual_seed(seed)
-        model = VessNet(width=width).eval().to(device)
-        if model_hash(model) == a.get('model_hash'): return model
-        tried.append(f'VessNet(width={width}) seed {seed}')
-    raise ValidateError(f'{js.path}: none of {tried} is the model of image {name!r} '
-                        f'(source {a.get("model_source")!r}); pass checkpoint=')
+def _counts(js, name, maps_dir):
+    "(counts, max|J|) of image `name`: from `maps_dir` when the threshold stage wrote them, else computed from the store."
+    if maps_dir is not None and (Path(maps_dir)/f'{name}_counts.npy').exists():
+        saved = load_influence(maps_dir, name)
+        return saved['counts'], saved['max_abs']
+    inf = influence_map(js, name)
+    return inf.counts[0], inf.max_abs
 
-def _items(run_dir, store, images, device, seed, size, checkpoint=None):
-    "(name, image, prob, (counts, max|J|), rows_fn, model) for each image to validate."
-    maps = run_dir/'maps'
-    def counts_of(name, compute):
-        "(counts, max|J|) from run_dir/maps when 04 wrote them, else computed."
-        if (maps/f'{name}_counts.npy').exists():
-            saved = load_influence(maps, name)
-            return saved['counts'], saved['max_abs']
-        inf = compute()
-        return inf.counts[0], inf.max_abs
-    if store.exists():
-        js = JacobianStore(store)
-        names = [n for n in js.names() if js.is_complete(n)] if images is None else list(images)
-        unknown = sorted(set(names) - set(js.names()))
-        if unknown: raise ValidateError(f'images: {unknown} not in {store}; it has {js.names()}')
-        for name in names:
-            yield (name, js.image(name).float().cpu(), js.prob(name).float().cpu(),
-                   counts_of(name, lambda: influence_map(js, name)),
-                   lambda cs, name=name: torch.stack([js.row(name, i, j).float() for i, j in cs]),
-                   _store_model(js, name, run_dir, device, seed, checkpoint))
-    else:
-        name, model, image = demo_setup(seed, size, device=device)
-        image = image.cpu()
-        yield (name, image, vessel_probability(model, image.to(device)).cpu(),
-               counts_of(name, lambda: influence_map(model, image.to(device))),
-               lambda cs: jacobian_rows(model, image.to(device), torch.tensor(cs)).cpu(), model)
+def _check_model(js, name, model):
+    "Refuse a `model` that is not the one whose rows the store holds for `name`."
+    want, got = js.attrs(name).get('model_hash'), model_hash(model)
+    if want != got: raise ValidateError(f'{js.path}: image {name!r} was explained by model {want}, not by the given one ({got})')
 
-def validate_run(run_dir, store=None, images=None, coords=None, device='cpu', seed:int=0, checkpoint=None,
-                 size:int=32, compare:bool=True, show:bool=False) -> dict:
-    "Validation figures, comparisons, finite-difference checks and the summary figure for a run folder."
-    run_dir = new_run_dir(run_dir)
-    store = Path(store) if store is not None else run_dir/'jacobians.zarr'
-    figs = run_dir/'figures'
-    tables, checks, comps, saved = {}, [], {}, []
+# %% ../nbs/05_validate.ipynb #98c61f33
+def validate_images(model, store, names=None, figures_dir=None, maps_dir=None, coords=None, seed:int=0,
+                    compare:bool=True, show:bool=False) -> dict:
+    "Validation figures, comparisons and finite-difference checks of images `names` of `store` explained by `model`."
+    js, device, saved = JacobianStore(store), next(model.parameters()).device, []
+    names = [n for n in js.names() if js.is_complete(n)] if names is None else list(names)
+    unknown = sorted(set(names) - set(js.names()))
+    if unknown: raise ValidateError(f'images: {unknown} not in {js.path}; it has {js.names()}')
+    if not names: raise ValidateError(f'no complete images to validate in {js.path}')
+    figs = Path(figures_dir) if figures_dir is not None else None
+    tables, checks, comps = {}, [], {}
     def save(fig, fname):
-        saved.append(save_figure(fig, figs/fname))
+        if figs is not None: saved.append(save_figure(fig, figs/fname))
         if show: plt.show()
         plt.close(fig)
-    for name, image, prob, (counts, max_abs), rows_fn, model in _items(run_dir, store, images, device, seed, size, checkpoint):
+    for name in names:
+        _check_model(js, name, model)
+        image, prob = js.image(name).float().cpu(), js.prob(name).float().cpu()
+        counts, max_abs = _counts(js, name, maps_dir)
         cs = check_coords(coords, image.shape) if coords is not None else choose_coords(prob, counts)
-        rows = rows_fn(cs)
+        rows = torch.stack([js.row(name, i, j).float() for i, j in cs])
         save(validation_figure(image, prob, counts, rows, cs, title=name), f'{name}_validation.png')
         for c, g in zip(cs, rows):
-            checks.append(dict(name=name, **finite_difference_check(model, image.to(device), c, g, seed=seed,
-                                                                    scale=max_abs)))
+            checks.append(dict(name=name, **finite_difference_check(model, image.to(device), c, g, seed=seed, scale=max_abs)))
         if compare:
             cmp = compare_attributions(model, image.to(device), cs[0], seed=seed)
-            save(comparison_figure(image, {k: v.cpu() if torch.is_tensor(v) else v for k, v in cmp.items()},
-                                   title=name), f'{name}_comparison.png')
+            save(comparison_figure(image, {k: v.cpu() if torch.is_tensor(v) else v for k, v in cmp.items()}, title=name),
+                 f'{name}_comparison.png')
             comps[name] = {k: v for k, v in cmp.items() if k.startswith('corr') or k.startswith('ig_')}
         tables[name] = influence_table(prob, counts)
-    if not tables: raise ValidateError(f'no complete images to validate in {store}')
     save(summary_figure(tables), 'influence_summary.png')
     save(finite_difference_figure(checks), 'finite_differences.png')
+    return _validation_summary(tables, checks, comps, saved, figs)
+
+# %% ../nbs/05_validate.ipynb #98c61f34
+def _validation_summary(tables, checks, comps, saved, figs):
+    "The `validate` section of summary.json; raises `ValidateError` (after the figures) if a finite-difference check failed."
+    mean = lambda t, m: float(t['count'][m].double().mean()) if m.any() else None
     ok = all(c['ok'] for c in checks)
     summary = dict(images=list(tables), figures=[str(p) for p in saved], finite_differences_ok=ok,
                    finite_differences_worst=max(c['max_abs_err'] / max(c['scale'], 1e-30) for c in checks),
-                   checks=[{k: c[k] for k in ('name', 'pixel', 'max_abs_err', 'scale', 'rel_err_row', 'ok')}
-                           for c in checks],
+                   checks=[{k: c[k] for k in ('name', 'pixel', 'max_abs_err', 'scale', 'rel_err_row', 'ok')} for c in checks],
                    correlations=comps,
-                   mean_count_vessel={n: float(t['count'][t['vessel']].double().mean()) if t['vessel'].any() else None
-                                      for n, t in tables.items()},
-                   mean_count_background={n: float(t['count'][~t['vessel']].double().mean()) if (~t['vessel']).any()
-                                          else None for n, t in tables.items()})
-    update_summary(run_dir, 'validate', summary)
+                   mean_count_vessel={n: mean(t, t['vessel']) for n, t in tables.items()},
+                   mean_count_background={n: mean(t, ~t['vessel']) for n, t in tables.items()})
     if not ok:
         bad = [(c['name'], c['pixel']) for c in checks if not c['ok']]
         raise ValidateError(f'finite differences disagree with the drawn gradients at {bad}; see {figs}')
+    return summary
+
+# %% ../nbs/05_validate.ipynb #98c61f35
+def validate_stage(cfg:RunConfig, jacobian:dict, threshold:dict, train:dict) -> dict:
+    "Validation figures of the images the Jacobian stage stored, for the model the training stage handed on; the summary."
+    run_dir = new_run_dir(cfg.run_dir)
+    model, _ = stage_model(train, cfg.device)
+    try: summary = validate_images(model.eval(), jacobian['store'], jacobian['images'], run_file(run_dir, 'figures'),
+                                   threshold['maps'], seed=cfg.seed)
+    except ValidateError as e:
+        update_summary(run_dir, 'validate', {'finite_differences_ok': False, 'error': str(e)}); raise
+    update_summary(run_dir, 'validate', summary)
+    logger.info(f"validate: {len(summary['figures'])} figures, finite differences agree (worst {summary['finite_differences_worst']:.1e} of max|J|)")
     return summary
