@@ -14,7 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import (load_image, image_path, list_names, centre_crop, new_run_dir, update_summary)
-from .config import RunConfig, VessnbError, run_file, logger, torch_threads
+from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, torch_threads
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
 from .jacobian import JacobianStore, measure_support, model_hash, explained_size, stage_model
 from .threshold import (Influence, influence_map, save_influence, as_proportions, abs_threshold,
@@ -41,7 +41,7 @@ def _model_cache() -> dict:
     if not hasattr(w, '_vessnb_models'): w._vessnb_models = {}
     return w._vessnb_models
 
-def _get_model(spec, device, threads):
+def _get_model(spec, device, threads, allow=()):
     "The model of `spec` = (key, checkpoint path or module) on `device`, loaded at most once per process."
     key, src = spec
     cache = _model_cache()
@@ -49,7 +49,7 @@ def _get_model(spec, device, threads):
         if threads: torch.set_num_threads(threads)
         if isinstance(src, nn.Module): model = src
         elif isinstance(src, bytes): model = pickle.loads(src)     # a module shipped by the driver, see explain_dataset
-        else: model, _ = load_checkpoint(src, map_location=device)
+        else: model, _ = load_checkpoint(src, map_location=device, allow=allow)
         cache[key, str(device)] = model.to(device).eval()
         cache['loads'] = cache.get('loads', 0) + 1
     return cache[key, str(device)]
@@ -97,11 +97,11 @@ def _load(root, name, crop):
     return centre_crop(img, crop) if crop is not None else img
 
 def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.01,), maps_dir=None, device='cpu',
-                 threads=1, before_task=None, write_kw=None) -> dict:
+                 threads=1, before_task=None, write_kw=None, allow=()) -> dict:
     "Task: write `name`'s rows (or its `tiles`) into `store` and, untiled, its maps; returns a small summary."
     t0 = time.perf_counter()
     if before_task is not None: before_task(name)
-    model = _get_model(spec, device, threads)
+    model = _get_model(spec, device, threads, allow)
     img = torch.from_numpy(np.ascontiguousarray(_load(root, name, crop))).to(device)
     js, kw = JacobianStore(store), dict(write_kw or {})
     kw.update(image_name=name, crop=crop)
@@ -174,7 +174,7 @@ def _finished(js, name, tiles, want):
 
 def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(0.01,), retries:int=2,
                     progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device='cpu', threads:int=1,
-                    method='auto', chunk_size=None, dtype='float16', before_task=None) -> dict:
+                    method='auto', chunk_size=None, dtype='float16', before_task=None, allow=(), target=None) -> dict:
     "Jacobian rows and influence maps of every image `names` of the VessMap folder `data` into `store`, one Dask task per image."
     t0 = time.perf_counter()
     root = Path(data)
@@ -182,10 +182,10 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
     if not names: raise ExplainError(f"data: no images to explain in {root}")
     spec, chash = model_spec(checkpoint)
     js = JacobianStore(store)                  # creates the root (and .partial) before any task runs
-    write_kw = dict(method=method, chunk_size=chunk_size, dtype=dtype, checkpoint_hash=chash)
+    write_kw = dict(method=method, chunk_size=chunk_size, dtype=dtype, checkpoint_hash=chash, target=target)
     plans = {}
     if tile is not None:
-        geo_model = checkpoint if isinstance(checkpoint, nn.Module) else load_checkpoint(spec[1])[0]
+        geo_model = checkpoint if isinstance(checkpoint, nn.Module) else load_checkpoint(spec[1], allow=allow)[0]
         for n in names:
             img = _load(root, n, crop)
             if max(img.shape) > tile:
@@ -196,7 +196,7 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
             or (maps_dir is not None and not (Path(maps_dir)/f'{n}_map.npy').exists())]
     skipped = [n for n in names if n not in todo]
     common = dict(proportions=tuple(proportions), maps_dir=None if maps_dir is None else str(maps_dir), device=device,
-                  threads=threads, before_task=before_task, write_kw=write_kw)
+                  threads=threads, before_task=before_task, write_kw=write_kw, allow=tuple(allow))
     done, failed = {}, {}
     if client is None:
         with torch_threads():                      # in this process: the caller's thread count is given back after
@@ -282,14 +282,14 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     client, cluster = _client(cfg)
     try: res = explain_dataset(Path(train['checkpoint']), data['root'], run_file(run_dir, 'store'), client=client,
                                names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
-                               chunk_size=cfg.chunk_size, progress=False)
+                               chunk_size=cfg.chunk_size, progress=False, allow=(train.get('model', DEFAULT_MODEL),), target=cfg.target)
     finally:
         if client is not None: client.close()
         if cluster is not None: cluster.close()
     js = JacobianStore(res['store'])
     per = {n: {k: js.attrs(n)[k] for k in ('method', 'mode', 'n_pixels', 'n_backward', 'seconds_total', 'max_abs')} for n in names}
     summary = dict(store=res['store'], checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
-                   mode=cfg.mode, crop=crop, device=str(cfg.device), images=names, rewritten=[], per_image=per,
+                   mode=cfg.mode, target=cfg.target, crop=crop, device=str(cfg.device), images=names, rewritten=[], per_image=per,
                    engine='dask', scheduler=cfg.scheduler, workers=cfg.workers, done=res['done'], skipped=res['skipped'],
                    seconds=res['seconds'], images_per_s=res['images_per_s'])
     update_summary(run_dir, 'jacobian', summary)

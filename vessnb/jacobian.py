@@ -16,12 +16,12 @@ from torch import nn
 from torch.func import vjp, vmap
 from tqdm.auto import tqdm
 
-from .config import METHODS, RunConfig, VessnbError, Progress, run_file
+from .config import METHODS, DEFAULT_MODEL, RunConfig, VessnbError, Progress, run_file
 from .data import new_run_dir, load_image, image_path, centre_crop, update_summary
 from .model import VessNet, load_checkpoint, checkpoint_hash
 
 # %% auto #0
-__all__ = ['EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
+__all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
            'precision_flags', 'set_precision_flags', 'exact_settings', 'Support', 'measure_support', 'auto_chunk',
            'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash',
            'JacobianStore', 'explained_size', 'stage_model', 'jacobian_stage']
@@ -33,23 +33,28 @@ class JacobianError(VessnbError, ValueError):
 class StoreMismatchError(JacobianError):
     "A stored image was written with another model, image, target, mode or dtype than the one asked for now."
 
+HEADS = ('prob', 'logprob', 'logit', 'sigmoid')   # target kinds of a model's output
+
 @dataclass(frozen=True)
 class Target:
-    "What is differentiated: `kind` ('prob', 'logprob', 'logit'; 'activation' of a `layer`) of channel `channel`."
+    "What is differentiated: `kind` (one of `HEADS`; 'activation' of a `layer`) of channel `channel` of output `output`."
     kind: str | None = None
-    channel: int = 1
+    channel: int | None = None
     layer: str | None = None
+    output: str | int | None = None
     def __post_init__(self):
         kind = self.kind or ('activation' if self.layer else 'prob')
-        ok = ('activation',) if self.layer else ('prob', 'logprob', 'logit')
+        ok = ('activation',) if self.layer else HEADS
         if kind not in ok:
             raise JacobianError(f"target kind {kind!r} is not one of {ok}" + (f" for layer {self.layer!r}" if self.layer else ''))
-        if isinstance(self.channel, bool) or not isinstance(self.channel, int) or self.channel < 0:
+        ch = (0 if kind == 'sigmoid' else 1) if self.channel is None else self.channel
+        if isinstance(ch, bool) or not isinstance(ch, int) or ch < 0:
             raise JacobianError(f"target channel must be an int >= 0, got {self.channel!r}")
-        object.__setattr__(self, 'kind', kind)
-    def __str__(self): return f"{self.kind}[{self.channel}]" + (f"@{self.layer}" if self.layer else '')
+        object.__setattr__(self, 'kind', kind); object.__setattr__(self, 'channel', ch)
+    def __str__(self):
+        return ('' if self.output is None else f'{self.output}:') + f"{self.kind}[{self.channel}]" + (f"@{self.layer}" if self.layer else '')
 
-_TARGET_RE = re.compile(r'^(prob|logprob|logit|activation)(?:\[(\d+)\])?(?:@(.+))?$')
+_TARGET_RE = re.compile(r'^(?:([^:\[\]@]+):)?(prob|logprob|logit|sigmoid|activation)(?:\[(\d+)\])?(?:@(.+))?$')
 
 def as_target(target=None) -> Target:
     "A `Target` from None (vessel probability), a name or `str(Target)`, an int (probability of that channel) or a `Target`."
@@ -58,13 +63,28 @@ def as_target(target=None) -> Target:
     if isinstance(target, int) and not isinstance(target, bool): return Target(channel=target)
     if isinstance(target, str):
         m = _TARGET_RE.match(target)
-        if not m: raise JacobianError(f"target {target!r} is not 'prob', 'logprob', 'logit', 'logit[0]' or 'activation[c]@layer'")
-        kind, ch, layer = m.groups()
-        return Target(kind, 1 if ch is None else int(ch), layer)
+        if not m: raise JacobianError(f"target {target!r} is not 'prob', 'logprob', 'logit', 'sigmoid', 'logit[0]', "
+                                      "'activation[c]@layer' or 'OUTPUT:prob[1]'")
+        out, kind, ch, layer = m.groups()
+        return Target(kind, None if ch is None else int(ch), layer, int(out) if out and out.isdigit() else out)
     raise JacobianError(f"target must be None, a str, an int or a Target, got {type(target).__name__}")
 
 # %% ../nbs/03_jacobian.ipynb #fe3abf5b
 class _Stop(Exception): "Raised by a forward hook to end the forward pass once the target layer has run."
+
+def _select_output(out, t:Target):
+    "The tensor `t.output` names in a dict / tuple model output (or the output itself when it is a tensor)."
+    if isinstance(out, torch.Tensor):
+        if t.output is not None: raise JacobianError(f"target {t} names output {t.output!r}, but the model returns one tensor")
+        return out
+    if isinstance(out, dict) or isinstance(out, (tuple, list)):
+        keys = list(out) if isinstance(out, dict) else list(range(len(out)))
+        if t.output is None:
+            raise JacobianError(f"the model returns a {type(out).__name__} with keys {keys}: choose the map to explain with "
+                                f"target='KEY:{t.kind}[{t.channel}]' (or Target(output=KEY))")
+        if t.output not in keys: raise JacobianError(f"target {t}: the model's output has no {t.output!r}; it has {keys}")
+        return out[t.output]
+    raise JacobianError(f"the model returns a {type(out).__name__}, not a tensor, dict or tuple")
 
 def target_map(model:nn.Module, target=None):
     "Function (B, C_in, H, W) -> (B, h, w): the `target` map of `model` (its output, or a submodule's output)."
@@ -76,9 +96,13 @@ def target_map(model:nn.Module, target=None):
         return out[:, t.channel]
     if t.layer is None:
         def f(x):
-            out = model(x)
+            out = _select_output(model(x), t)
+            if t.kind in ('prob', 'logprob') and isinstance(out, torch.Tensor) and out.ndim == 4 and out.shape[1] == 1:
+                raise JacobianError(f"target {t}: the model has one output channel, and a softmax over one channel is "
+                                    f"constant; use target='sigmoid[0]' (or 'logit[0]')")
             if t.kind == 'prob': out = out.softmax(1)
             elif t.kind == 'logprob': out = out.log_softmax(1)
+            elif t.kind == 'sigmoid': out = out.sigmoid()
             return pick(out, 'the model')
         return f
     modules = dict(model.named_modules())
@@ -584,7 +608,7 @@ def stage_model(train:dict, device='cpu') -> tuple[nn.Module, str]:
     chash = checkpoint_hash(ckpt)
     if train.get('checkpoint_sha256') not in (None, chash):
         raise JacobianError(f"checkpoint {ckpt} changed since the training stage recorded it; rerun training")
-    return load_checkpoint(ckpt, map_location=device)[0], chash
+    return load_checkpoint(ckpt, map_location=device, allow=(train.get('model', DEFAULT_MODEL),))[0], chash
 
 # %% ../nbs/03_jacobian.ipynb #4e49887e
 def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
@@ -597,7 +621,7 @@ def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     for name, path in files.items():
         img = load_image(path)
         if crop is not None: img = centre_crop(img, crop)
-        kw = dict(method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash, sampling_rate=cfg.sampling_rate,
+        kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash, sampling_rate=cfg.sampling_rate,
                   progress=name, image_name=name, image_file=str(path), crop=crop,
                   model_source=str(train['checkpoint']))
         x = torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device)
@@ -607,7 +631,7 @@ def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
         done[name] = {k: a[k] for k in ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_pixels',
                                         'n_backward', 'chunk_size', 'seconds_total', 'max_abs')}
     summary = dict(store=str(js.path), checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
-                   mode=cfg.mode, crop=crop, sampling_rate=cfg.sampling_rate, device=str(cfg.device), images=list(files), rewritten=rewritten,
+                   mode=cfg.mode, target=cfg.target, crop=crop, sampling_rate=cfg.sampling_rate, device=str(cfg.device), images=list(files), rewritten=rewritten,
                    per_image=done, seconds=sum(d['seconds_total'] for d in done.values()))
     update_summary(run_dir, 'jacobian', summary)
     return summary

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_model.ipynb #631dde7b
 from __future__ import annotations
-import hashlib, math
+import hashlib, importlib, math
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,12 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import VessnbError, atomic_write
+from .config import VessnbError, DEFAULT_MODEL, atomic_write
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'conv_bn', 'ResidualBlock', 'match_size', 'VessNet', 'count_parameters', 'eval_mode',
-           'model_device', 'as_batch', 'vessel_probability', 'receptive_field', 'gradient_support', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'checkpoint_hash']
+__all__ = ['CHECKPOINT_FORMAT', 'TRUSTED_MODELS', 'conv_bn', 'ResidualBlock', 'match_size', 'VessNet', 'count_parameters',
+           'eval_mode', 'model_device', 'as_batch', 'vessel_probability', 'receptive_field', 'gradient_support',
+           'CheckpointError', 'model_class', 'build_model', 'model_spec', 'save_checkpoint', 'load_checkpoint',
+           'checkpoint_hash']
 
 # %% ../nbs/01_model.ipynb #3fd5d9df
 def conv_bn(cin, cout, stride=1):
@@ -156,7 +157,8 @@ def gradient_support(model:nn.Module, image:torch.Tensor, pixels) -> torch.Tenso
     return torch.tensor(ext)
 
 # %% ../nbs/01_model.ipynb #f139001e
-CHECKPOINT_FORMAT = 'vessnb-checkpoint-v1'
+CHECKPOINT_FORMAT = 'vessnb-checkpoint-v1'   # `arch` is a class path (files that say 'VessNet' are VessNet's)
+TRUSTED_MODELS = ('vessnb.model.', 'monai.networks.nets.')   # class-path prefixes a checkpoint may name by itself
 
 class CheckpointError(VessnbError, ValueError):
     "A checkpoint file that cannot be used: corrupt, not a vessnb checkpoint, or for another model."
@@ -170,32 +172,71 @@ def _plain(obj, where='meta'):
     if isinstance(obj, dict): return {k: _plain(v, f'{where}[{k!r}]') for k, v in obj.items()}
     raise TypeError(f"save_checkpoint: {where} has type {type(obj).__name__}; use numbers, strings, tensors, lists, dicts")
 
-def save_checkpoint(path, model:VessNet, **meta) -> Path:
-    "Atomically save `model`'s weights and config plus `meta` (plain values) to `path`."
-    ckpt = dict(format=CHECKPOINT_FORMAT, arch=type(model).__name__, config=dict(model.config),
+# %% ../nbs/01_model.ipynb #f139001f
+def model_class(path:str, allow=()) -> type:
+    "The `nn.Module` class at import path `path` ('package.module.Class'), if it is trusted (`TRUSTED_MODELS`) or in `allow`."
+    if not isinstance(path, str) or not (path in allow or path.startswith(TRUSTED_MODELS)):
+        raise CheckpointError(f"model class {path!r} is not trusted: name it (vessnb run --model, or allow=) to use it")
+    module, _, name = path.rpartition('.')
+    try: cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as e: raise CheckpointError(f"cannot import model class {path!r}: {e}") from None
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)): raise CheckpointError(f"{path!r} is not a torch.nn.Module class")
+    return cls
+
+def build_model(path:str=DEFAULT_MODEL, **kwargs) -> nn.Module:
+    "A new model of class `path` (named by the caller, so allowed) built with `kwargs`, remembering both for its checkpoint."
+    cls = model_class(path, allow=(path,))
+    try: model = cls(**kwargs)
+    except (TypeError, ValueError) as e: raise CheckpointError(f"{path}(**{kwargs}) cannot be built: {e}") from None
+    model.vessnb_model = dict(cls=path, kwargs=_plain(kwargs, 'model arguments'))
+    return model
+
+def model_spec(model:nn.Module) -> tuple[str, dict]:
+    "(class path, constructor kwargs) that rebuild `model`: VessNet's config, or what `build_model` recorded."
+    if isinstance(model, VessNet): return DEFAULT_MODEL, dict(model.config)
+    spec = getattr(model, 'vessnb_model', None)
+    if spec is None: raise CheckpointError(f"a {type(model).__name__} made outside vessnb cannot be checkpointed: make it with "
+                                           f"build_model('{type(model).__module__}.{type(model).__qualname__}', **kwargs)")
+    return spec['cls'], dict(spec['kwargs'])
+
+# %% ../nbs/01_model.ipynb #f1390020
+def save_checkpoint(path, model:nn.Module, **meta) -> Path:
+    "Atomically save `model`'s weights, class path and constructor arguments plus `meta` (plain values) to `path`."
+    arch, config = model_spec(model)
+    ckpt = dict(format=CHECKPOINT_FORMAT, arch=arch, config=config,
                 state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()}, meta=_plain(meta))
     with atomic_write(path, 'wb') as f: torch.save(ckpt, f)
     return Path(path)
 
-def load_checkpoint(path, map_location='cpu', model:nn.Module|None=None, **expect):
-    "Load a checkpoint: `(model, meta)`, a new model in eval mode unless `model` is given. Checks `expect` (e.g. `width=64`) and `model`'s config."
+def _read_checkpoint(path, map_location):
+    "The checkpoint dict in `path`, read with `weights_only=True`; `CheckpointError` naming the file otherwise."
     path = Path(path)
     if not path.is_file(): raise CheckpointError(f"checkpoint {path} does not exist")
     try: ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e: raise CheckpointError(f"checkpoint {path} cannot be read (corrupt or not a torch file): {e}") from None
     if not isinstance(ckpt, dict) or ckpt.get('format') != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a vessnb checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__!r})")
-    if ckpt['arch'] != 'VessNet': raise CheckpointError(f"{path} holds a {ckpt['arch']}, not a VessNet")
-    cfg = ckpt['config']
-    if model is not None:
-        if getattr(model, 'config', None) is None: raise CheckpointError(f"cannot load {path} into a {type(model).__name__}")
-        expect = {**model.config, **expect}
+    if ckpt['arch'] == 'VessNet': ckpt['arch'] = DEFAULT_MODEL                  # files written before class paths
+    return ckpt
+
+# %% ../nbs/01_model.ipynb #f1390021
+def load_checkpoint(path, map_location='cpu', model:nn.Module|None=None, allow=(), **expect):
+    "Load a checkpoint: `(model, meta)`, a new model (of a trusted or `allow`ed class) in eval mode unless `model` is given."
+    ckpt, new = _read_checkpoint(path, map_location), model is None
+    arch, cfg = ckpt['arch'], ckpt['config']
+    if not new:
+        got_arch, got_cfg = model_spec(model)
+        if got_arch != arch: raise CheckpointError(f"checkpoint {path} holds a {arch}, not a {got_arch}")
+        expect = {**got_cfg, **expect}
     bad = {k: (v, cfg.get(k)) for k, v in expect.items() if cfg.get(k) != v}
     if bad:
         raise CheckpointError(f"checkpoint {path} is for another model: " +
                               ', '.join(f"{k}={got!r} (expected {want!r})" for k, (want, got) in bad.items()))
-    new = model is None
-    if new: model = VessNet(**cfg)
+    if new:
+        cls = model_class(arch, allow)
+        try: model = cls(**cfg)
+        except (TypeError, ValueError) as e: raise CheckpointError(f"checkpoint {path}: {arch}(**{cfg}) cannot be built: {e}") from None
+        if not isinstance(model, VessNet): model.vessnb_model = dict(cls=arch, kwargs=cfg)
     try: model.load_state_dict(ckpt['state_dict'])
     except RuntimeError as e: raise CheckpointError(f"checkpoint {path} does not fit the model: {str(e)[:500]}") from None
     if new:

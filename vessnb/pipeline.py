@@ -256,17 +256,17 @@ def images_result(paths) -> dict:
             files[f.stem] = str(f.resolve())
     return {'root': None, 'explain': files, 'split': None, 'source': 'vessnb explain'}
 
-def checkpoint_result(checkpoint) -> dict:
-    "The training-stage result for a given checkpoint file (its path and hash)."
+def checkpoint_result(checkpoint, model:str) -> dict:
+    "The training-stage result for a given checkpoint file: its path, its hash and the model class the user named."
     from vessnb.model import CheckpointError, checkpoint_hash
     ck = Path(checkpoint)
     if not ck.is_file(): raise CheckpointError(f'{ck}: checkpoint does not exist')
-    return {'checkpoint': str(ck.resolve()), 'checkpoint_sha256': checkpoint_hash(ck)}
+    return {'checkpoint': str(ck.resolve()), 'checkpoint_sha256': checkpoint_hash(ck), 'model': model}
 
 def explain(cfg:RunConfig, checkpoint, paths) -> dict:
     "Explain the unlabelled images `paths` with `checkpoint` into run folder `cfg.run_dir`; the summary."
     stages = [s for s in stages_for(cfg) if s not in ('data', 'train')]
-    return run_pipeline(cfg, stages, given={'data': images_result(paths), 'train': checkpoint_result(checkpoint)})
+    return run_pipeline(cfg, stages, given={'data': images_result(paths), 'train': checkpoint_result(checkpoint, cfg.model)})
 
 # %% ../nbs/06_pipeline.ipynb #22bc42c3
 USER_ERRORS = (VessnbError, FileNotFoundError)     # every error class of vessnb derives from `VessnbError`

@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 from .data import (
     VessMapDataset, atomic_write, load_json, load_split, new_run_dir, save_figure, save_json,
     save_split, split_names, update_summary)
-from .config import RunConfig, VessnbError, run_file, logger
+from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger
 from .model import (
-    VessNet, CheckpointError, checkpoint_hash, count_parameters, eval_mode, load_checkpoint, model_device,
+    VessNet, CheckpointError, build_model, checkpoint_hash, count_parameters, eval_mode, load_checkpoint, model_device,
     save_checkpoint)
 
 # %% auto #0
@@ -396,18 +396,19 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     val_ds = VessMapDataset(root, split['val']) if split['val'] else None
     test_ds = VessMapDataset(root, split['test'])
     torch.manual_seed(cfg.seed)
-    model, t0 = VessNet(width=cfg.width), time.perf_counter()
+    model, t0 = build_model(cfg.model, **cfg.model_arguments()), time.perf_counter()
     hist = train(model, train_ds, val_ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                  patience=cfg.patience, optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, amp=cfg.amp,
                  channels_last=cfg.channels_last, device=cfg.device, seed=cfg.seed, samples_per_epoch=cfg.samples_per_epoch,
                  out_dir=run_dir, resume=resume, time_limit=cfg.time_limit, meta=dict(data=str(root)))
     wall, best_path = time.perf_counter() - t0, run_file(run_dir, 'checkpoint')
-    best, meta = load_checkpoint(best_path, map_location=cfg.device)
+    best, meta = load_checkpoint(best_path, map_location=cfg.device, allow=(cfg.model,))
     test = evaluate(best, test_ds)
     bl, bl_test = _baseline(root, split, test_ds)
     save_json(dict(model=test, baseline={**bl, **bl_test}), run_file(run_dir, 'evaluation'))
     values = dict(data=str(root), split_sizes={k: len(split[k]) for k in ('train', 'val', 'test')},
-                  width=cfg.width, parameters=count_parameters(best), epochs=len(hist), best_epoch=meta['epoch'],
+                  model=cfg.model, model_kwargs=cfg.model_arguments(), width=cfg.width if cfg.model == DEFAULT_MODEL else None,
+                  parameters=count_parameters(best), epochs=len(hist), best_epoch=meta['epoch'],
                   crop=cfg.crop, batch_size=cfg.batch_size, lr=cfg.lr, samples_per_epoch=cfg.samples_per_epoch,
                   optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, patience=cfg.patience, weight_decay=cfg.weight_decay,
                   time_limit=cfg.time_limit, amp_requested=cfg.amp, amp=meta['train_config']['amp'], channels_last=cfg.channels_last,

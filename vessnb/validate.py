@@ -14,15 +14,16 @@ from scipy.ndimage import distance_transform_edt
 
 from .data import save_figure, new_run_dir, update_summary
 from .model import VessNet, vessel_probability, load_checkpoint
-from .jacobian import jacobian_rows, JacobianStore, model_hash
+from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target
 from .threshold import show_map, influence_map, normalise, load_influence, demo_setup
 from .jacobian import stage_model
 from .config import RunConfig, VessnbError, run_file, logger
 
 # %% auto #0
 __all__ = ['ValidateError', 'panel_figure', 'check_coords', 'choose_coords', 'validation_figure', 'finite_difference_check',
-           'smoothgrad', 'integrated_gradients', 'correlation', 'compare_attributions', 'comparison_figure',
-           'influence_table', 'summary_figure', 'finite_difference_figure', 'validate_images', 'validate_stage']
+           'batch_gradients', 'smoothgrad', 'integrated_gradients', 'correlation', 'compare_attributions',
+           'comparison_figure', 'influence_table', 'summary_figure', 'finite_difference_figure', 'validate_images',
+           'validate_stage']
 
 # %% ../nbs/05_validate.ipynb #ae1349e8
 class ValidateError(VessnbError, ValueError):
@@ -84,15 +85,16 @@ def validation_figure(image, prob, influence, rows, coords, title:str|None=None)
     return panel_figure(panels, title=title)
 
 # %% ../nbs/05_validate.ipynb #a9a215d3
-def _prob64(model):
-    "A float64 copy of `model` as a function of images (B, H, W) -> p(vessel) (B, H, W)."
+def _map64(model, target=None):
+    "A float64 copy of `model` as a function of images (B, H, W) -> its `target` map (B, h, w)."
     m64 = copy.deepcopy(model).double().eval()
+    fmap = target_map(m64, target)
     def f(z):
-        with torch.no_grad(): return torch.softmax(m64(z[:, None]), 1)[:, 1]
+        with torch.no_grad(): return fmap(z[:, None])
     return f
 
 def finite_difference_check(model, image, pixel, row, inputs=None, n_inputs:int=8, h:float=1e-6,
-                            rtol:float=1e-3, scale:float|None=None, seed:int=0) -> dict:
+                            rtol:float=1e-3, scale:float|None=None, seed:int=0, target=None) -> dict:
     "Compare `row` (the drawn gradient of p[pixel]) with float64 central differences at `inputs` (default: chosen)."
     i, j = check_coords([pixel], image.shape)[0]
     row = torch.as_tensor(row).detach().double().cpu().reshape(image.shape[-2:])
@@ -108,7 +110,7 @@ def finite_difference_check(model, image, pixel, row, inputs=None, n_inputs:int=
     x64 = torch.as_tensor(image).detach().double().to(dev).reshape(H, W)
     X = x64.repeat(2 * len(inputs), 1, 1)                   # +h and -h copies, one batched forward pass
     for k, (a, b) in enumerate(inputs): X[2 * k, a, b] += h; X[2 * k + 1, a, b] -= h
-    P = _prob64(model)(X)[:, i, j].cpu()
+    P = _map64(model, target)(X)[:, i, j].cpu()
     numeric = ((P[0::2] - P[1::2]) / (2 * h)).tolist()
     analytic = [float(row[a, b]) for a, b in inputs]
     row_max = float(row.abs().max())
@@ -122,27 +124,34 @@ def finite_difference_check(model, image, pixel, row, inputs=None, n_inputs:int=
 def _pixels(pixels, shape):
     return torch.tensor(check_coords(pixels, shape), dtype=torch.long)
 
-def smoothgrad(model, image, pixels, n:int=16, sigma:float=0.15, seed:int=0) -> torch.Tensor:
-    "(n_pixels, H, W) mean Jacobian row over `n` noisy copies of `image` (noise std = `sigma` x value range)."
+def batch_gradients(model, images, pixels, target=None, batch:int=32) -> torch.Tensor:
+    "(n_pixels, B, H, W): the gradient of the `target` map's pixel at each image of `images` (B, H, W), `batch` images a pass."
+    fmap, px = target_map(model, target), _pixels(pixels, images.shape[-2:])
+    p = next(model.parameters())
+    out = torch.empty(len(px), *images.shape, dtype=torch.float32, device=images.device)
+    with exact_settings(model):
+        for k in range(0, len(images), batch):
+            z = images[k:k + batch].to(p.device, p.dtype).detach().requires_grad_(True)
+            y = fmap(z[:, None])
+            for n, (i, j) in enumerate(px.tolist()):      # images are independent in eval mode: the sum's gradient is theirs
+                out[n, k:k + len(z)] = torch.autograd.grad(y[:, i, j].sum(), z, retain_graph=n < len(px) - 1)[0].float()
+    return out
+
+# %% ../nbs/05_validate.ipynb #0ebe7a8d
+def smoothgrad(model, image, pixels, n:int=16, sigma:float=0.15, seed:int=0, target=None, batch:int=32) -> torch.Tensor:
+    "(n_pixels, H, W) mean gradient of the `target` map's pixels over `n` noisy copies of `image` (noise std = `sigma` x value range)."
     image = torch.as_tensor(image).float()
-    px = _pixels(pixels, image.shape)
     std = sigma * float(image.max() - image.min())
     gen = torch.Generator().manual_seed(seed)
-    acc = 0.
-    for _ in range(n):
-        noisy = image + std * torch.randn(image.shape, generator=gen).to(image.device)
-        acc = acc + jacobian_rows(model, noisy, px)
-    return acc / n
+    noisy = torch.stack([image + std * torch.randn(image.shape, generator=gen).to(image.device) for _ in range(n)])
+    return batch_gradients(model, noisy, pixels, target, batch).mean(1)
 
-def integrated_gradients(model, image, pixels, baseline=None, steps:int=32) -> torch.Tensor:
-    "(n_pixels, H, W) Integrated Gradients of p[pixel] from `baseline` (default: zeros) to `image`, midpoint rule."
+def integrated_gradients(model, image, pixels, baseline=None, steps:int=32, target=None, batch:int=32) -> torch.Tensor:
+    "(n_pixels, H, W) Integrated Gradients of the `target` map's pixels from `baseline` (default: zeros) to `image`, midpoint rule."
     image = torch.as_tensor(image).float()
-    px = _pixels(pixels, image.shape)
     base = torch.zeros_like(image) if baseline is None else torch.as_tensor(baseline).float().to(image.device)
-    acc = 0.
-    for k in range(steps):
-        acc = acc + jacobian_rows(model, base + (k + 0.5) / steps * (image - base), px)
-    return (image - base) * acc / steps
+    path = torch.stack([base + (k + 0.5) / steps * (image - base) for k in range(steps)])
+    return (image - base) * batch_gradients(model, path, pixels, target, batch).mean(1)
 
 def correlation(a, b) -> float:
     "Pearson correlation of two maps (nan when either is constant)."
@@ -151,13 +160,15 @@ def correlation(a, b) -> float:
     d = float(a.norm() * b.norm())
     return float(a @ b) / d if d > 0 else math.nan
 
-def compare_attributions(model, image, pixel, n:int=16, sigma:float=0.15, steps:int=32, seed:int=0) -> dict:
-    "Exact row, SmoothGrad and Integrated Gradients of one output pixel, with their correlations to the exact row."
-    exact = jacobian_rows(model, image, _pixels([pixel], image.shape))[0]
-    sg = smoothgrad(model, image, [pixel], n=n, sigma=sigma, seed=seed)[0]
-    ig = integrated_gradients(model, image, [pixel], steps=steps)[0]
-    i, j = pixel
-    dp = float(vessel_probability(model, image)[i, j] - vessel_probability(model, torch.zeros_like(image))[i, j])
+def compare_attributions(model, image, pixel, n:int=16, sigma:float=0.15, steps:int=32, seed:int=0, target=None) -> dict:
+    "Exact row, SmoothGrad and Integrated Gradients of one output pixel of the `target` map, with their correlations to the exact row."
+    exact = jacobian_rows(model, image, _pixels([pixel], image.shape), target=target)[0]
+    sg = smoothgrad(model, image, [pixel], n=n, sigma=sigma, seed=seed, target=target)[0]
+    ig = integrated_gradients(model, image, [pixel], steps=steps, target=target)[0]
+    (i, j), fmap = pixel, target_map(model, target)
+    with torch.no_grad(), exact_settings(model):
+        x = torch.as_tensor(image).float().to(exact.device)
+        dp = float(fmap(x[None, None])[0, i, j] - fmap(torch.zeros_like(x)[None, None])[0, i, j])
     return dict(pixel=tuple(pixel), exact=exact, smoothgrad=sg, integrated_gradients=ig,
                 ig_completeness_error=abs(float(ig.sum()) - dp),   # |sum IG - (p(x) - p(0))|: the quadrature error
                 corr_smoothgrad=correlation(exact, sg), corr_integrated_gradients=correlation(exact, ig),
@@ -254,8 +265,8 @@ def _check_model(js, name, model):
 
 # %% ../nbs/05_validate.ipynb #98c61f33
 def validate_images(model, store, names=None, figures_dir=None, maps_dir=None, coords=None, seed:int=0,
-                    compare:bool=True, show:bool=False) -> dict:
-    "Validation figures, comparisons and finite-difference checks of images `names` of `store` explained by `model`."
+                    compare:bool=True, show:bool=False, target=None) -> dict:
+    "Validation figures, comparisons and finite-difference checks of images `names` of `store` explained by `model` (its stored `target`)."
     js, device, saved = JacobianStore(store), next(model.parameters()).device, []
     names = [n for n in js.names() if js.is_complete(n)] if names is None else list(names)
     unknown = sorted(set(names) - set(js.names()))
@@ -269,15 +280,17 @@ def validate_images(model, store, names=None, figures_dir=None, maps_dir=None, c
         plt.close(fig)
     for name in names:
         _check_model(js, name, model)
+        t = js.attrs(name).get('target')
+        if target is not None and str(as_target(target)) != t: raise ValidateError(f'{js.path}: {name!r} holds rows of {t}, not of {target}')
         image, prob = js.image(name).float().cpu(), js.prob(name).float().cpu()
         counts, max_abs = _counts(js, name, maps_dir)
         cs = check_coords(coords, image.shape) if coords is not None else choose_coords(prob, counts)
         rows = torch.stack([js.row(name, i, j).float() for i, j in cs])
         save(validation_figure(image, prob, counts, rows, cs, title=name), f'{name}_validation.png')
         for c, g in zip(cs, rows):
-            checks.append(dict(name=name, **finite_difference_check(model, image.to(device), c, g, seed=seed, scale=max_abs)))
+            checks.append(dict(name=name, **finite_difference_check(model, image.to(device), c, g, seed=seed, scale=max_abs, target=t)))
         if compare:
-            cmp = compare_attributions(model, image.to(device), cs[0], seed=seed)
+            cmp = compare_attributions(model, image.to(device), cs[0], seed=seed, target=t)
             save(comparison_figure(image, {k: v.cpu() if torch.is_tensor(v) else v for k, v in cmp.items()}, title=name),
                  f'{name}_comparison.png')
             comps[name] = {k: v for k, v in cmp.items() if k.startswith('corr') or k.startswith('ig_')}
