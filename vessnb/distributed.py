@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .data import (load_image, image_path, list_names, centre_crop, new_run_dir, update_summary)
 from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, torch_threads
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
-from .jacobian import JacobianStore, measure_support, model_hash, explained_size, stage_model
+from .jacobian import JacobianStore, measure_support, model_hash, explained_size, stage_model, method_reason
 from .threshold import (Influence, influence_map, save_influence, as_proportions, abs_threshold,
                               _box_from_mask)
 
@@ -287,7 +287,8 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
         if client is not None: client.close()
         if cluster is not None: cluster.close()
     js = JacobianStore(res['store'])
-    per = {n: {k: js.attrs(n)[k] for k in ('method', 'mode', 'n_pixels', 'n_backward', 'seconds_total', 'max_abs')} for n in names}
+    per = {n: {k: js.attrs(n)[k] for k in ('method', 'mode', 'n_pixels', 'n_backward', 'seconds_total', 'max_abs')}
+           | {'method_reason': method_reason(cfg.method, js.attrs(n))} for n in names}
     summary = dict(store=res['store'], checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
                    mode=cfg.mode, target=cfg.target, crop=crop, device=str(cfg.device), images=names, rewritten=[], per_image=per,
                    engine='dask', scheduler=cfg.scheduler, workers=cfg.workers, done=res['done'], skipped=res['skipped'],

@@ -24,7 +24,7 @@ from .model import VessNet, load_checkpoint, checkpoint_hash
 __all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
            'precision_flags', 'set_precision_flags', 'exact_settings', 'Support', 'measure_support', 'auto_chunk',
            'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash',
-           'JacobianStore', 'explained_size', 'stage_model', 'jacobian_stage']
+           'JacobianStore', 'explained_size', 'method_reason', 'stage_model', 'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -601,6 +601,15 @@ def explained_size(cfg:RunConfig) -> int | None:
     "Side of the explained centre crops of run `cfg`: `explain_size`, else `crop`; None for whole images."
     return cfg.crop if cfg.explain_size is None else (cfg.explain_size or None)
 
+def method_reason(asked:str, attrs:dict) -> str:
+    "Why an image's rows were made with the method its store `attrs` record, when `asked` for `asked`."
+    if asked != 'auto': return f"{asked}: asked for"
+    if attrs['method'] == 'colour': return f"colour: the measured window {attrs['support']} is smaller than the image"
+    if attrs.get('support') is None:
+        return ("batched: no local window — an output pixel depends on input pixels at the image border (the image is not larger "
+                "than the receptive field, or the model couples all pixels: instance norm, attention, global pooling)")
+    return 'batched: colouring would save too few backward passes'
+
 def stage_model(train:dict, device='cpu') -> tuple[nn.Module, str]:
     "The model the training stage handed on (`train['checkpoint']`), checked against the hash it recorded, and that hash."
     ckpt = Path(train['checkpoint'])
@@ -630,6 +639,7 @@ def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
             a = js.write(name, model, x, overwrite=True, **kw); rewritten.append(name)
         done[name] = {k: a[k] for k in ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_pixels',
                                         'n_backward', 'chunk_size', 'seconds_total', 'max_abs')}
+        done[name]['method_reason'] = method_reason(cfg.method, a)
     summary = dict(store=str(js.path), checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
                    mode=cfg.mode, target=cfg.target, crop=crop, sampling_rate=cfg.sampling_rate, device=str(cfg.device), images=list(files), rewritten=rewritten,
                    per_image=done, seconds=sum(d['seconds_total'] for d in done.values()))

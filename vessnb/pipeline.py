@@ -226,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument('--checkpoint', required=True, help='a checkpoint written by vessnb (checkpoints/best.pt)')
     ex.add_argument('--out', required=True, help='output folder (a run folder: store, maps, figures, explorer)')
     _add_options(ex, skip=('run_dir', 'data', 'n_synthetic', 'synthetic_size', 'split', 'n_explain'))
+    cmp = sub.add_parser('compare', allow_abbrev=False, help="explain the first run's images with each run's model, side by side")
+    cmp.add_argument('runs', nargs='+', help='two or more finished run folders')
+    cmp.add_argument('--out', required=True, help='output folder: figures, summary.json, one sub-run per model')
+    cmp.add_argument('--proportion', type=float, default=None, help="threshold proportion (default: the first run's)")
+    cmp.add_argument('--explain-size', '--explain_size', type=int, default=None, help="side of the explained crops (default: the first run's)")
+    cmp.add_argument('--notebooks', action=argparse.BooleanOptionalAction, default=False, help='record notebooks of the sub-runs')
     return top
 
 # %% ../nbs/06_pipeline.ipynb #22bc42bf
@@ -277,6 +283,7 @@ def vessnb_cli(argv=None):
     def fail(msg): print(f'vessnb: error: {msg}', file=sys.stderr); sys.exit(2)
     try:
         a = build_parser().parse_args(argv)
+        if a.command == 'compare': return _compare_cli(a)
         cfg = config_from_args(a)
         if a.command == 'explain': summary = explain(cfg, a.checkpoint, a.images)
         elif a.command == 'run': summary = run_pipeline(cfg, a.stages.split(',') if a.stages else None)
@@ -285,4 +292,13 @@ def vessnb_cli(argv=None):
     run = Path(cfg.run_dir)
     print(f'vessnb: results in {run}: summary.json, run.log' + (', notebooks/' if cfg.notebooks else ''))
     if 'explorer' in summary: print(f"vessnb: explorer: {summary['explorer']['path']} (open it in a browser)")
+    return 0
+
+# %% ../nbs/06_pipeline.ipynb #22bc42c5
+def _compare_cli(a) -> int:
+    "`vessnb compare`: the comparison of the runs `a.runs` in `a.out`."
+    from vessnb.compare import compare_runs, table_markdown
+    s = compare_runs(a.runs, a.out, proportion=a.proportion, explain_size=a.explain_size, notebooks=a.notebooks)
+    print(table_markdown(s), end='')
+    print(f"vessnb: comparison in {a.out}: summary.json, figures/ ({len(s['figures'])} figures)")
     return 0
