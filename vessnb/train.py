@@ -306,12 +306,14 @@ def _epoch_line(row:dict, epochs:int) -> str:
     val = f", val loss {row['val_loss']:.4f}, val Dice {row['val_dice']:.3f}" if 'val_dice' in row else ''
     return f"train: epoch {row['epoch']}/{epochs}, loss {row['train_loss']:.4f}{val} ({row['time_s']:.1f} s)"
 
-def train(model:nn.Module, train_data, val_data=None, *, epochs:int=10, batch_size:int=8, lr:float=1e-3,
-          weight_decay:float=1e-4, optimizer:str='adam', dice_weight:float=0.0, patience:int=5, factor:float=0.5,
-          amp:bool=False, channels_last:bool=False, device='cpu', seed:int=0, samples_per_epoch:int|None=None,
-          out_dir=None, resume=False, monitor:str='dice', num_workers:int=0, time_limit:float|None=None,
-          deterministic:bool=True, progress:bool=True, meta:dict|None=None) -> list[dict]:
-    "Train `model` on `train_data` ((image, mask, skeleton) items); returns the per-epoch history (see the text above)."
+def train(model:nn.Module, train_data, val_data=None, *, epochs:int=RunConfig.epochs, batch_size:int=RunConfig.batch_size,
+          lr:float=RunConfig.lr, weight_decay:float=RunConfig.weight_decay, optimizer:str=RunConfig.optimizer,
+          dice_weight:float=RunConfig.dice_weight, patience:int=RunConfig.patience, factor:float=0.5,
+          amp:bool=RunConfig.amp, channels_last:bool=RunConfig.channels_last, device=RunConfig.device, seed:int=RunConfig.seed,
+          samples_per_epoch:int|None=RunConfig.samples_per_epoch, out_dir=None, resume=False, monitor:str='dice',
+          num_workers:int=0, time_limit:float|None=RunConfig.time_limit, deterministic:bool=True, progress:bool=True,
+          meta:dict|None=None) -> list[dict]:
+    "Train `model` on `train_data` ((image, mask, skeleton) items); returns the per-epoch history (defaults: `RunConfig`'s)."
     _check_train_args(train_data, epochs, batch_size, monitor)
     dev = _device(device)
     use_amp = _use_amp(amp, dev)
