@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_jacobian.ipynb #15a7f091
 from __future__ import annotations
-import contextlib, hashlib, operator, os, re, shutil, time, uuid, warnings
+import contextlib, hashlib, math, operator, os, re, shutil, time, uuid, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -23,8 +23,8 @@ from .model import VessNet, load_checkpoint, checkpoint_hash
 # %% auto #0
 __all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
            'precision_flags', 'set_precision_flags', 'exact_settings', 'Support', 'measure_support', 'auto_chunk',
-           'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash',
-           'JacobianStore', 'explained_size', 'method_reason', 'stage_model', 'jacobian_stage']
+           'JacobianBlocks', 'iter_jacobian_blocks', 'row_shape', 'jacobian_rows', 'pixel_gradient', 'jacobian',
+           'model_hash', 'JacobianStore', 'explained_size', 'method_reason', 'stage_model', 'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -161,14 +161,18 @@ def exact_settings(model:nn.Module):
 
 # %% ../nbs/03_jacobian.ipynb #6163b967
 def _prepare(model, image):
-    "`image` (H, W) or (1, H, W) as a (1, 1, H, W) tensor in the model's dtype, on its device."
+    "`image` (H, W) or (C, H, W) as a (1, C, H, W) tensor in the model's dtype, on its device."
     x = torch.as_tensor(image)
-    if x.ndim == 3 and x.shape[0] == 1: x = x[0]
-    if x.ndim != 2: raise JacobianError(f"image must have shape (H, W) or (1, H, W), got {tuple(x.shape)}")
+    if x.ndim == 2: x = x[None]
+    if x.ndim != 3: raise JacobianError(f"image must have shape (H, W) or (C, H, W), got {tuple(x.shape)}")
+    first = next((m for m in model.modules() if isinstance(getattr(m, 'in_channels', None), int)), None)
+    if first is not None and x.shape[0] != first.in_channels:
+        raise JacobianError(f"image of shape {tuple(torch.as_tensor(image).shape)} has {x.shape[0]} channel(s), "
+                            f"but the model's first layer takes {first.in_channels}")
     if not x.is_floating_point(): raise JacobianError(f"image must be a float tensor, got {x.dtype}")
     p = next(model.parameters(), None)
     dtype, device = (p.dtype, p.device) if p is not None else (torch.float32, torch.device('cpu'))
-    return x.to(device=device, dtype=dtype)[None, None]
+    return x.to(device=device, dtype=dtype)[None]
 
 def _onehots(pixels, shape, dtype, device, groups=None, n=None):
     "Cotangents: one one-hot (h, w) map per pixel or, with `groups`, per group the sum of its pixels' one-hots."
@@ -181,12 +185,16 @@ def _is_oom(e):
     return isinstance(e, torch.OutOfMemoryError) or (
         isinstance(e, RuntimeError) and ('out of memory' in str(e) or "can't allocate memory" in str(e)))
 
+def _squeeze_channel(g):
+    "Rows (n, C, H, W) as (n, H, W) for a one-channel input: one-channel rows keep the shape of the image."
+    return g[:, 0] if g.shape[1] == 1 else g
+
 def _vjp_chunks(vjp_fn, cot, state):
     "Input gradients (n, H, W) for the cotangents `cot` (n, h, w), `state['chunk']` at a time; halves on OOM."
     out, k = [], 0
     while k < len(cot):
         c = state['chunk']
-        try: out.append(vmap(vjp_fn)(cot[k:k+c])[0][:, 0, 0]); k += c
+        try: out.append(_squeeze_channel(vmap(vjp_fn)(cot[k:k+c])[0][:, 0])); k += c
         except Exception as e:
             if not _is_oom(e) or c == 1: raise
             state['chunk'] = c // 2
@@ -229,6 +237,7 @@ def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_ran
             if out.shape != (H, W): return None
             nonzero = _vjp_chunks(fn, _onehots(probes, (H, W), out.dtype, x.device), {'chunk': P}) != 0
             for (i, j), nz in zip(probes.tolist(), nonzero):
+                nz = nz.reshape(-1, H, W).any(0)                 # a pixel is in the window if any channel is
                 rr, cc = nz.any(1).nonzero()[:, 0].tolist(), nz.any(0).nonzero()[:, 0].tolist()
                 if not rr: continue
                 if rr[0] == 0 or rr[-1] == H - 1 or cc[0] == 0 or cc[-1] == W - 1: return None
@@ -278,7 +287,7 @@ def _activation_bytes(model, x, f):
 
 def auto_chunk(model:nn.Module, x, f, rows_per_item:int=1) -> int:
     "Cotangents per vmapped backward for `f(x)` that fit in free device memory (CPU: a 512 MiB budget, at most 256)."
-    per = 1.5 * _activation_bytes(model, x, f) + rows_per_item * x[0, 0].numel() * 4 + 1
+    per = 1.5 * _activation_bytes(model, x, f) + rows_per_item * x[0].numel() * 4 + 1
     if x.device.type == 'cuda':
         free, _ = torch.cuda.mem_get_info(x.device)
         return int(max(1, min(1024, 0.4 * free // per)))
@@ -340,6 +349,7 @@ class JacobianBlocks:
             rm, cm = self.support.masks(pixels, H, W)
             win = rm[:, :, None] & cm[:, None, :]
             covered = torch.zeros(len(classes), H, W, dtype=g.dtype, device=dev).index_add_(0, inv, win.to(g.dtype)) > 0
+            if g.ndim == 4: covered, win = covered[:, None], win[:, None]     # windows hold all channels of a pixel
             leak = float((g * ~covered).abs().max())
             if leak > 0:
                 raise JacobianError(f"colouring: gradient mass {leak:.3g} outside the measured windows {self.support}; "
@@ -365,13 +375,17 @@ def iter_jacobian_blocks(model:nn.Module, image, *, target=None, method='auto', 
                           sampling_rate=sampling_rate, support=support, progress=progress)
 
 # %% ../nbs/03_jacobian.ipynb #f913e68f
+def row_shape(x) -> tuple:
+    "Shape of one Jacobian row for the prepared input `x` (1, C, H, W): (H, W) for one channel, else (C, H, W)."
+    return tuple(x.shape[-2:]) if x.shape[1] == 1 else tuple(x.shape[1:])
+
 def jacobian_rows(model:nn.Module, image, pixels, target=None, **kwargs) -> torch.Tensor:
     "Rows (n, H, W) of the Jacobian of the `target` map at output `pixels` (n, 2), in their order (repeats allowed)."
     p = torch.as_tensor(pixels, dtype=torch.long).reshape(-1, 2)
     uniq, inv = torch.unique(p, dim=0, return_inverse=True)
     blocks = iter_jacobian_blocks(model, image, target=target, pixels=uniq, **kwargs)
     h, w = blocks.out.shape
-    rows = torch.empty(len(uniq), *blocks.x.shape[-2:], device=blocks.x.device)
+    rows = torch.empty(len(uniq), *row_shape(blocks.x), device=blocks.x.device)
     pos = torch.full((h * w,), -1, dtype=torch.long)
     pos[uniq[:, 0] * w + uniq[:, 1]] = torch.arange(len(uniq))
     for pix, r in blocks: rows[pos[(pix[:, 0] * w + pix[:, 1]).cpu()].to(r.device)] = r
@@ -384,11 +398,11 @@ def pixel_gradient(model:nn.Module, image, i:int, j:int, target=None, **kwargs) 
 def jacobian(model:nn.Module, image, target=None, max_bytes:int=2**32, **kwargs) -> torch.Tensor:
     "Dense Jacobian (h, w, H, W) of the `target` map, for images small enough to hold it (`max_bytes`)."
     blocks = iter_jacobian_blocks(model, image, target=target, **kwargs)
-    (h, w), (H, W) = blocks.out.shape, blocks.x.shape[-2:]
-    if h * w * H * W * 4 > max_bytes:
-        raise JacobianError(f"a dense Jacobian of this {H}x{W} image needs {h*w*H*W*4/2**30:.1f} GiB (> max_bytes); "
+    (h, w), (H, W), rs = blocks.out.shape, blocks.x.shape[-2:], row_shape(blocks.x)
+    if h * w * math.prod(rs) * 4 > max_bytes:
+        raise JacobianError(f"a dense Jacobian of this {H}x{W} image needs {h*w*math.prod(rs)*4/2**30:.1f} GiB (> max_bytes); "
                             "stream it with iter_jacobian_blocks")
-    J = torch.empty(h, w, H, W, device=blocks.x.device)
+    J = torch.empty(h, w, *rs, device=blocks.x.device)
     for pix, r in blocks: J[pix[:, 0], pix[:, 1]] = r
     return J
 
@@ -509,7 +523,10 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
     if clash: raise JacobianError(f"metadata keys {sorted(clash)} are reserved by the store; rename them")
     if not isinstance(name, str) or not name or name.startswith('.') or '/' in name:
         raise JacobianError(f"image name {name!r} must be a non-empty string without '/', not starting with '.'")
-    img, mhash = _prepare(model, image)[0, 0].float().cpu(), model_hash(model)
+    x = _prepare(model, image)
+    if x.shape[1] != 1: raise JacobianError(f"{self.path}: the store holds one-channel rows; {name!r} has {x.shape[1]} channels "
+                                            "(multi-channel rows stream through iter_jacobian_blocks and influence_map)")
+    img, mhash = x[0, 0].float().cpu(), model_hash(model)
     if name in self and (overwrite or not self.attrs(name).get('planned')):
         shutil.rmtree(self.path/name); self._index.pop(name, None)
     if name in self: ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)

@@ -19,9 +19,10 @@ from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError
 from .config import RunConfig, VessnbError, run_file, logger
 
 # %% auto #0
-__all__ = ['STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'influence_counts', 'normalise', 'dense_blocks',
-           'Influence', 'influence_from_blocks', 'influence_map', 'show_map', 'plot_influence', 'write_stats_csv',
-           'read_stats_csv', 'save_influence', 'load_influence', 'demo_setup', 'store_maps', 'threshold_stage']
+__all__ = ['CHANNEL_NORMS', 'STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude',
+           'influence_counts', 'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map',
+           'show_map', 'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence', 'load_influence',
+           'demo_setup', 'store_maps', 'threshold_stage']
 
 # %% ../nbs/04_threshold.ipynb #d6b1269e
 class ThresholdError(VessnbError, ValueError):
@@ -52,12 +53,23 @@ def _as_tensor(J, what='J'):
     if not J.is_floating_point(): J = J.float()
     return J
 
-def influence_counts(J, proportion:float=0.01) -> torch.Tensor:
-    "(H, W) int64: for each output pixel, the number of inputs with `|J[i, j]| > proportion * max|J|`."
+CHANNEL_NORMS = ('max', 'l2')   # magnitude of a multi-channel input pixel's gradient: max |g_c| or sqrt(sum g_c^2)
+
+def channel_magnitude(g, channels:str='max', dim:int=-3) -> torch.Tensor:
+    "Magnitude of each input pixel's gradient over the channel axis `dim` of `g`: max |g_c| ('max') or sqrt(sum g_c^2) ('l2')."
+    if channels not in CHANNEL_NORMS: raise ThresholdError(f'channels must be one of {CHANNEL_NORMS}, got {channels!r}')
+    return g.abs().amax(dim) if channels == 'max' else g.double().pow(2).sum(dim).sqrt().to(g.dtype)
+
+def _magnitude(rows, channels, ndim):
+    "`|rows|` for one-channel rows (fewer than `ndim` dims), else the channel magnitude of (..., C, H, W) rows."
+    return channel_magnitude(rows, channels) if rows.ndim == ndim else rows.abs()
+
+def influence_counts(J, proportion:float=0.01, channels:str='max') -> torch.Tensor:
+    "(H, W) int64: for each output pixel, the number of input pixels with magnitude `> proportion * max` of all magnitudes."
     J = _as_tensor(J)
-    if J.ndim != 4: raise ThresholdError(f'J: expected a dense (H, W, H, W) Jacobian, got shape {tuple(J.shape)}')
+    if J.ndim not in (4, 5): raise ThresholdError(f'J: expected a dense (H, W, H, W) or (H, W, C, H, W) Jacobian, got shape {tuple(J.shape)}')
     (p,) = as_proportions(proportion)
-    A = J.abs()
+    A = _magnitude(J, channels, 5)
     t = abs_threshold(A.max(), p, A.dtype).to(A.device)
     return (A > t).sum((-2, -1))
 
@@ -71,7 +83,7 @@ def normalise(counts) -> torch.Tensor:
 def dense_blocks(J, block_size:int=256):
     "Iterate a dense (H, W, H, W) Jacobian as `(pixels, rows)` blocks, the format of `iter_jacobian_blocks`."
     J = _as_tensor(J)
-    if J.ndim != 4: raise ThresholdError(f'J: expected a dense (H, W, H, W) Jacobian, got shape {tuple(J.shape)}')
+    if J.ndim not in (4, 5): raise ThresholdError(f'J: expected a dense (H, W, H, W) or (H, W, C, H, W) Jacobian, got shape {tuple(J.shape)}')
     H, W = J.shape[:2]
     rows = J.reshape(H * W, *J.shape[2:])
     flat = torch.arange(H * W)
@@ -167,9 +179,10 @@ def _prune(out, idx, val, bound):
     return out[keep], idx[keep], val[keep]
 
 def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, total=None,
-                          progress:bool=False) -> Influence:
+                          progress:bool=False, channels:str='max') -> Influence:
     "Exact influence maps from a stream of `(pixels, rows)` blocks covering all `shape` = (H, W) output pixels."
     ps = as_proportions(proportions)
+    if channels not in CHANNEL_NORMS: raise ThresholdError(f'channels must be one of {CHANNEL_NORMS}, got {channels!r}')
     H, W = shape = tuple(int(s) for s in shape)
     n = H * W
     pmin = min(ps)
@@ -190,8 +203,8 @@ def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, t
                 boxes = torch.full((len(ps), 4, n), -1, dtype=torch.int64, device=dev)
                 ts = [abs_threshold(max_abs, p, dtype).to(dev) for p in ps]
             bound = abs_threshold(0., pmin, dtype).to(dev)
-        out = _check_block(pixels, rows, shape, seen)
-        A = rows.abs()
+        A = _magnitude(rows, channels, 4)                    # (n, H, W) magnitudes, also of (n, C, H, W) rows
+        out = _check_block(pixels, A, shape, seen)
         if not torch.isfinite(A).all(): raise ThresholdError('block: rows contain nan or inf')
         bmax = float(A.max()) if A.numel() else 0.
         measured = max(measured, bmax)
@@ -237,7 +250,7 @@ def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, t
 
 # %% ../nbs/04_threshold.ipynb #5cee5189
 def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, progress:bool=False,
-                  **kwargs) -> Influence:
+                  channels:str='max', **kwargs) -> Influence:
     "Influence maps at `proportions` from a model + image, a `JacobianStore` (or its path) + image name, or a dense Jacobian."
     if isinstance(source, (str, Path)):
         if not Path(source).exists(): raise ThresholdError(f'source: no Jacobian store at {source}')
@@ -256,12 +269,12 @@ def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, prog
         blocks, total = source.iter_blocks(image), None
     else:
         J = _as_tensor(source, 'source')
-        if J.ndim != 4: raise ThresholdError(f'source: expected a model, a store or an (H, W, H, W) Jacobian, '
-                                             f'got a tensor of shape {tuple(J.shape)}')
+        if J.ndim not in (4, 5): raise ThresholdError(f'source: expected a model, a store or an (H, W, H, W) (or (H, W, C, H, W)) '
+                                                      f'Jacobian, got a tensor of shape {tuple(J.shape)}')
         shape = J.shape[:2]
         blocks = dense_blocks(J, kwargs.pop('block_size', 256))
         total = None
-    return influence_from_blocks(blocks, shape, proportions, max_abs=max_abs, total=total, progress=progress)
+    return influence_from_blocks(blocks, shape, proportions, max_abs=max_abs, total=total, progress=progress, channels=channels)
 
 # %% ../nbs/04_threshold.ipynb #87e97b05
 _CMAPS = dict(image='gray', prob='viridis', influence='magma', counts='magma', gradient='RdBu_r', mask='gray')
