@@ -117,16 +117,16 @@ def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=No
         for l, s in subs.items():
             tables[l].append(_pixel_table(s['threshold']['maps'], name)); vessels[l].append(mask); distances[l].append(dist)
         fig = maps_figure(js0.image(name), {l: tables[l][-1]['count'] for l in subs}, proportion, title=name)
-        figures.append(str(save_figure(fig, out/'figures'/f'{name}_maps.png'))); plt.close(fig)
+        figures.append(str(save_figure(fig, run_file(out, 'figures')/f'{name}_maps.png'))); plt.close(fig)
     src = ' / '.join(sorted(sources))
     fig = distributions_figure(tables, vessels, distances, proportion, src)
-    figures.append(str(save_figure(fig, out/'figures'/'distributions.png'))); plt.close(fig)
+    figures.append(str(save_figure(fig, run_file(out, 'figures')/'distributions.png'))); plt.close(fig)
     table = {l: _medians({k: torch.cat([t[k].reshape(-1) for t in tables[l]]) for k in tables[l][0]},
                          torch.cat([m.reshape(-1) for m in vessels[l]])) for l in subs}
     summary = dict(runs={l: r['folder'] for l, r in records.items()}, models={l: r['train'].get('model') for l, r in records.items()},
                    images=names, proportion=proportion, explain_size=explain_size, vessels=src, table=table,
                    sub_runs={l: str(out/'models'/l) for l in subs}, figures=figures)
-    save_json(summary, out/'summary.json')
+    save_json(summary, run_file(out, 'summary'))
     return summary
 
 # %% ../nbs/09_compare.ipynb #0a6c4372

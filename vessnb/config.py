@@ -9,13 +9,14 @@ from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METHODS', 'DEFAULT_MODEL', 'MODES', 'DEVICE_PATTERN', 'RUN_FILES', 'PRESETS', 'logger', 'VessnbError', 'ConfigError',
-           'run_file', 'atomic_write', 'UnreadableJSONError', 'save_json', 'load_json', 'update_summary', 'option',
-           'RunConfig', 'log_to', 'Progress', 'torch_threads']
+__all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'DEVICE_PATTERN', 'RUN_FILES', 'PRESETS', 'logger',
+           'VessnbError', 'ConfigError', 'run_file', 'atomic_write', 'UnreadableJSONError', 'save_json', 'load_json',
+           'update_summary', 'option', 'RunConfig', 'log_to', 'Progress', 'torch_threads']
 
 # %% ../nbs/00_config.ipynb #076504d2
 METHODS = ('auto', 'batched', 'colour')   # Jacobian methods; vessnb.jacobian implements them
 DEFAULT_MODEL = 'vessnb.model.VessNet'    # the model a run trains unless told otherwise (vessnb.model)
+DEFAULT_TARGET = 'prob[1]'                # what a run differentiates unless told otherwise (vessnb.jacobian.Target)
 MODES = ('exact',)                        # Jacobian modes
 DEVICE_PATTERN = re.compile(r'^(cpu|cuda(:\d+)?|mps)$')
 
@@ -120,7 +121,7 @@ class RunConfig:
     channels_last: bool = option(False, 'channels-last memory format for training', group='train')
     n_explain: int = option(3, 'test images whose full Jacobians are extracted', group='explain')
     explain_size: int = option(None, 'side of the explained centre crops, px (default: --crop; 0: whole images)', group='explain')
-    target: str = option('prob[1]', "what is differentiated: prob[c], logprob[c], logit[c], sigmoid[c] (single-logit heads), KEY:prob[c] for dict outputs", group='explain')
+    target: str = option(DEFAULT_TARGET, "what is differentiated: prob[c], logprob[c], logit[c], sigmoid[c] (single-logit heads), KEY:prob[c] for dict outputs", group='explain')
     method: str = option('auto', 'Jacobian method', choices=METHODS, group='explain')
     mode: str = option('exact', 'Jacobian mode', choices=MODES, group='explain')
     sampling_rate: int = option(1, 'explain every k-th pixel in each direction: a preview (maps, figures and explorer need 1)', group='explain')
@@ -196,7 +197,7 @@ def _check(self) -> RunConfig:
     if self.workers < 0: raise ConfigError(f'workers must be 0 or more, got {self.workers}')
     if self.lr <= 0: raise ConfigError(f'lr must be positive, got {self.lr}')
     self.model_arguments()
-    if self.target != 'prob[1]':                   # the grammar is vessnb.jacobian's (imported only when needed)
+    if self.target != DEFAULT_TARGET:              # the grammar is vessnb.jacobian's (imported only when needed)
         from vessnb.jacobian import as_target
         try: as_target(self.target)
         except ValueError as e: raise ConfigError(f'target: {e}') from None

@@ -487,7 +487,7 @@ def make_synthetic_vessmap(dest, n=24, size=128, seed=0, overwrite=False, progre
 
 def _synthetic_in(run_dir, n, size, seed):
     "The synthetic set in `run_dir/data`, generated unless one with these parameters is already there."
-    dest = Path(run_dir)/'data'
+    dest = run_file(run_dir, 'data')
     meta = load_json(dest/'synthetic.json')
     want = {'version': SYNTHETIC_VERSION, 'n': n, 'size': size, 'seed': seed}
     if meta is not None and all(meta.get(k) == v for k, v in want.items()): return dest
@@ -607,10 +607,10 @@ def data_stage(cfg:RunConfig) -> dict:
     explain = {n: str(image_path(root, n)) for n in s['test'][:cfg.n_explain]}   # name -> image file
     if len(explain) < cfg.n_explain: logger.warning(f'data: {cfg.n_explain} images to explain asked for, the test split has {len(explain)}')
     fig = plot_samples(root, names=(s['train'] + s['val'] + s['test'])[:4], title=str(root))
-    save_figure(fig, run_file(run_dir, 'figures')/'data_samples.png'); plt.close(fig)
+    figure = save_figure(fig, run_file(run_dir, 'figures')/'data_samples.png').relative_to(run_dir); plt.close(fig)
     values = {'root': str(root.resolve()), 'synthetic': data is None, 'n_images': report['n'], 'shapes': report['shapes'],
               'split': {k: list(s[k]) for k in ('train', 'val', 'test')}, 'split_source': source, 'explain': explain,
-              'stats': dataset_stats(root), 'figure': 'figures/data_samples.png'}
+              'stats': dataset_stats(root), 'figure': str(figure)}
     if data is None: values.update(n_synthetic=cfg.n_synthetic, synthetic_size=cfg.synthetic_size, synthetic_seed=cfg.seed)
     update_summary(run_dir, 'data', values)
     logger.info(f"data: {report['n']} images in {root} (train/val/test {len(s['train'])}/{len(s['val'])}/{len(s['test'])})")

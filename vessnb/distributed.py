@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .data import (load_image, image_path, list_names, centre_crop, new_run_dir, update_summary)
 from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, torch_threads
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
-from .jacobian import JacobianStore, measure_support, model_hash, explained_size, stage_model, method_reason
+from .jacobian import JacobianStore, measure_support, model_hash, explained_size, stage_checkpoint, method_reason
 from .threshold import (Influence, influence_map, save_influence, as_proportions, abs_threshold,
                               _box_from_mask)
 
@@ -277,7 +277,7 @@ def _client(cfg):
 def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     "The Jacobian stage on a Dask cluster (`cfg.scheduler` or `cfg.workers`), handed what `jacobian_stage` is handed."
     run_dir = new_run_dir(cfg.run_dir)
-    _, chash = stage_model(train)
+    _, chash = stage_checkpoint(train)               # the workers load the model themselves
     names, crop = list(data['explain']), explained_size(cfg)
     client, cluster = _client(cfg)
     try: res = explain_dataset(Path(train['checkpoint']), data['root'], run_file(run_dir, 'store'), client=client,

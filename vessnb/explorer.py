@@ -180,7 +180,7 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
                    proportion:float=0.01, names=None, progress:bool=False) -> Path:
     "Write the static explorer of a run's Jacobian store into `out` (default run_dir/explorer); returns index.html."
     run_dir = Path(run_dir)
-    store = Path(store) if store is not None else run_dir/'jacobians.zarr'
+    store = Path(store) if store is not None else run_file(run_dir, 'store')
     if not store.exists(): raise ExplorerError(f"no Jacobian store at {store}; run 03_jacobian first")
     p = float(proportion)
     if not 0 <= p <= 1: raise ExplorerError(f"proportion must lie in [0, 1], got {proportion!r}")
@@ -188,7 +188,7 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
     js = JacobianStore(store)
     names = [n for n in js.names() if js.is_complete(n)] if names is None else list(names)
     if not names: raise ExplorerError(f"{store}: no complete image to show")
-    out = Path(out) if out is not None else run_dir/'explorer'
+    out = Path(out) if out is not None else run_file(run_dir, 'explorer')
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}-', dir=out.parent))
     try:
@@ -239,7 +239,7 @@ def tiny_run(run_dir=None, n:int=2, size:int=24, seed:int=0, device='cpu') -> Pa
     "A run folder whose `jacobians.zarr` holds `n` synthetic `size`² crops explained by `tiny_net(seed)`."
     run_dir = new_run_dir(run_dir)
     model = tiny_net(seed).to(device)
-    js = JacobianStore(run_dir/'jacobians.zarr')
+    js = JacobianStore(run_file(run_dir, 'store'))
     for k in range(n):
         img = centre_crop(synthetic_item(max(64, size), seed + k)[0].astype(np.float32) / 255, size)
         js.write(f'synthetic_{k:02d}', model, torch.from_numpy(np.ascontiguousarray(img)).to(device),
@@ -293,7 +293,7 @@ def explore(run_dir, store=None, name=None, proportion:float=0.01, dtype:str='in
     except ImportError as e: raise ExplorerError('explore needs ipywidgets (pip install ipywidgets); '
                                                  'the static page of write_explorer needs nothing') from e
     import matplotlib.pyplot as plt
-    js = JacobianStore(Path(store) if store is not None else Path(run_dir)/'jacobians.zarr')
+    js = JacobianStore(Path(store) if store is not None else run_file(run_dir, 'store'))
     name = name or js.names()[0]
     if name not in js: raise ExplorerError(f"{js.path}: no image {name!r} (it has {js.names()})")
     if dtype not in LEVELS: raise ExplorerError(f"dtype must be one of {sorted(LEVELS)}, got {dtype!r}")

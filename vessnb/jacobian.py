@@ -24,7 +24,8 @@ from .model import VessNet, load_checkpoint, checkpoint_hash
 __all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
            'precision_flags', 'set_precision_flags', 'exact_settings', 'Support', 'measure_support', 'auto_chunk',
            'JacobianBlocks', 'iter_jacobian_blocks', 'row_shape', 'jacobian_rows', 'pixel_gradient', 'jacobian',
-           'model_hash', 'JacobianStore', 'explained_size', 'method_reason', 'stage_model', 'jacobian_stage']
+           'model_hash', 'JacobianStore', 'explained_size', 'method_reason', 'stage_checkpoint', 'stage_model',
+           'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -627,13 +628,18 @@ def method_reason(asked:str, attrs:dict) -> str:
                 "than the receptive field, or the model couples all pixels: instance norm, attention, global pooling)")
     return 'batched: colouring would save too few backward passes'
 
-def stage_model(train:dict, device='cpu') -> tuple[nn.Module, str]:
-    "The model the training stage handed on (`train['checkpoint']`), checked against the hash it recorded, and that hash."
+def stage_checkpoint(train:dict) -> tuple[Path, str]:
+    "The checkpoint the training stage handed on (`train['checkpoint']`) and its hash, checked against the one it recorded."
     ckpt = Path(train['checkpoint'])
     if not ckpt.is_file(): raise JacobianError(f"checkpoint {ckpt} does not exist (the training stage wrote it; rerun it)")
     chash = checkpoint_hash(ckpt)
     if train.get('checkpoint_sha256') not in (None, chash):
         raise JacobianError(f"checkpoint {ckpt} changed since the training stage recorded it; rerun training")
+    return ckpt, chash
+
+def stage_model(train:dict, device='cpu') -> tuple[nn.Module, str]:
+    "The model of the checkpoint the training stage handed on (see `stage_checkpoint`), and the checkpoint's hash."
+    ckpt, chash = stage_checkpoint(train)
     return load_checkpoint(ckpt, map_location=device, allow=(train.get('model', DEFAULT_MODEL),))[0], chash
 
 # %% ../nbs/03_jacobian.ipynb #4e49887e

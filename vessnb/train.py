@@ -29,7 +29,7 @@ from .model import (
 __all__ = ['COUNTS', 'METRICS', 'VAL_METRICS', 'HISTORY_FIELDS', 'skeleton_of', 'confusion_counts', 'metrics_from_counts',
            'segmentation_metrics', 'roc_auc', 'mean_std', 'score_images', 'predict_dataset', 'evaluate',
            'SegmentationLoss', 'TrainError', 'make_optimizer', 'cudnn_determinism', 'write_history', 'plot_history',
-           'train', 'fit_global_threshold', 'threshold_score', 'evaluate_baseline', 'train_stage']
+           'curves_path', 'train', 'fit_global_threshold', 'threshold_score', 'evaluate_baseline', 'train_stage']
 
 # %% ../nbs/02_train.ipynb #123b0490
 def _counts(pred:torch.Tensor, target:torch.Tensor):
@@ -295,10 +295,14 @@ def _save_epoch(out_dir, model, opt, sched, scaler, history:list[dict], best, im
     save_checkpoint(run_file(out_dir, 'last'), model, **info, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                     scaler=scaler.state_dict())
 
+def curves_path(out_dir) -> Path:
+    "Where training draws its curves: `figures/curves.png` in the run folder `out_dir`."
+    return run_file(out_dir, 'figures')/'curves.png'
+
 def _save_curves(history:list[dict], out_dir) -> None:
-    "Save `plot_history(history)` as `out_dir/figures/curves.png`."
+    "Save `plot_history(history)` as `curves_path(out_dir)`."
     import matplotlib.pyplot as plt
-    fig = plot_history(history); save_figure(fig, Path(out_dir)/'figures'/'curves.png'); plt.close(fig)
+    fig = plot_history(history); save_figure(fig, curves_path(out_dir)); plt.close(fig)
 
 # %% ../nbs/02_train.ipynb #d8302f4a
 def _epoch_line(row:dict, epochs:int) -> str:
@@ -418,7 +422,8 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
                   checkpoint_sha256=checkpoint_hash(best_path), test=_brief(test),
                   baseline=dict(method=bl['method'], polarity=bl['polarity'], fit_threshold=bl['threshold'],
                                 train_dice=bl['train_dice'], test=_brief(bl_test)),
-                  beats_baseline=test['pooled']['dice'] > bl_test['pooled']['dice'], figure='figures/curves.png')
+                  beats_baseline=test['pooled']['dice'] > bl_test['pooled']['dice'],
+                  figure=str(curves_path(run_dir).relative_to(run_dir)))
     update_summary(run_dir, 'train', values)
     logger.info(f"train: best epoch {meta['epoch']}, test Dice {test['pooled']['dice']:.3f} "
                 f"(global threshold {bl_test['pooled']['dice']:.3f}), {wall:.0f} s")
