@@ -9,15 +9,18 @@ from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'DEVICE_PATTERN', 'RUN_FILES', 'PRESETS', 'logger',
-           'VessnbError', 'ConfigError', 'run_file', 'atomic_write', 'UnreadableJSONError', 'save_json', 'load_json',
-           'update_summary', 'option', 'RunConfig', 'log_to', 'Progress', 'torch_threads']
+__all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'DEVICE_PATTERN',
+           'RUN_FILES', 'PRESETS', 'logger', 'VessnbError', 'ConfigError', 'run_file', 'atomic_write',
+           'UnreadableJSONError', 'save_json', 'load_json', 'update_summary', 'option', 'RunConfig', 'log_to',
+           'Progress', 'torch_threads']
 
 # %% ../nbs/00_config.ipynb #076504d2
 METHODS = ('auto', 'batched', 'colour')   # Jacobian methods; vessnb.jacobian implements them
 DEFAULT_MODEL = 'vessnb.model.VessNet'    # the model a run trains unless told otherwise (vessnb.model)
 DEFAULT_TARGET = 'prob[1]'                # what a run differentiates unless told otherwise (vessnb.jacobian.Target)
 MODES = ('exact',)                        # Jacobian modes
+COLOUR_CHANNELS = ('gray', 'red', 'green', 'blue', 'all')   # what a run keeps of a colour image (vessnb.data)
+CHANNEL_NORMS = ('max', 'l2')   # magnitude of a multi-channel input pixel's gradient: max |g_c| or sqrt(sum g_c^2)
 DEVICE_PATTERN = re.compile(r'^(cpu|cuda(:\d+)?|mps)$')
 
 class VessnbError(Exception):
@@ -100,6 +103,8 @@ class RunConfig:
     data: str = option(None, 'data folder in the VessMap layout (default: a synthetic set made in the run folder)', group='data')
     n_synthetic: int = option(40, 'images in the synthetic data set (when no --data)', group='data')
     synthetic_size: int = option(128, 'side of the synthetic images, px', group='data')
+    channels: str = option('gray', "what to keep of colour images: gray (luma), one of red/green/blue, or all (a multi-channel model)",
+                           choices=COLOUR_CHANNELS, group='data')
     split: str = option('auto', "'auto' (the data's splits/*.txt, else seeded 80/10/10), 'seeded', or a split JSON file", group='data')
     device: str = option('cpu', 'cpu, cuda or cuda:N')
     seed: int = option(0, 'random seed for data, training and extraction')
@@ -126,6 +131,8 @@ class RunConfig:
     mode: str = option('exact', 'Jacobian mode', choices=MODES, group='explain')
     sampling_rate: int = option(1, 'explain every k-th pixel in each direction: a preview (maps, figures and explorer need 1)', group='explain')
     chunk_size: int = option(None, 'output pixels per backward pass (default: sized from free memory)', group='explain')
+    channel_norm: str = option('max', "a multi-channel input pixel's gradient magnitude: max over channels, or l2",
+                               choices=CHANNEL_NORMS, group='explain')
     proportion: float = option(0.01, "threshold: fraction of max|J| an input pixel's |gradient| must exceed", group='explain')
     workers: int = option(0, 'N > 0: extract the Jacobians on a local Dask cluster of N worker processes', group='explain')
     scheduler: str = option(None, 'Dask scheduler address: extract the Jacobians on that cluster', group='explain')

@@ -18,16 +18,16 @@ from skimage.draw import line
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
 from .config import (RunConfig, VessnbError, run_file, logger, atomic_write, save_json, load_json,
-                           update_summary, _umask)
+                           update_summary, _umask, COLOUR_CHANNELS)
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'SYNTHETIC_VERSION', 'VESSMAP_ENV', 'DataError', 'MissingDataError', 'MissingMaskError',
            'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError',
            'DatasetCheckError', 'save_figure', 'new_run_dir', 'load_image', 'load_mask', 'image_path', 'mask_path',
-           'skeleton_path', 'list_names', 'load_item', 'check_dataset', 'read_split_files', 'split_names', 'save_split',
-           'load_split', 'centre_crop', 'augment_arrays', 'VessMapDataset', 'synthetic_geometry', 'render_vessels',
-           'synthetic_item', 'make_synthetic_vessmap', 'item_stats', 'dataset_stats', 'plot_samples', 'stats_table',
-           'find_vessmap', 'plot_comparison', 'data_stage']
+           'skeleton_path', 'list_names', 'load_item', 'image_channels', 'check_dataset', 'read_split_files',
+           'split_names', 'save_split', 'load_split', 'centre_crop', 'augment_arrays', 'VessMapDataset',
+           'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap', 'item_stats',
+           'dataset_stats', 'plot_samples', 'stats_table', 'find_vessmap', 'plot_comparison', 'data_stage']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -77,25 +77,31 @@ def _read_array(path):
     except DataError: raise
     except Exception as e: raise UnreadableFileError(f'{path}: cannot read image ({type(e).__name__}: {e})') from e
 
-def _to_gray(a, path, warn=True):
-    "Collapse a colour/channel axis to one gray channel."
+def _select_channels(a, path, channels:str='gray', warn=True):
+    "What `channels` keeps of a raw array: (H, W) for gray/red/green/blue, (C, H, W) for 'all'."
+    if channels not in COLOUR_CHANNELS: raise DataError(f"channels must be one of {', '.join(COLOUR_CHANNELS)}, got {channels!r}")
     if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = np.moveaxis(a, 0, -1)
-    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
-    if a.ndim == 3 and a.shape[-1] in (3, 4):
-        rgb = a[..., :3]
-        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
-            if warn: warnings.warn(f'{path}: colour image converted to gray', stacklevel=3)
-            return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-        a = rgb[..., 0]
-    if a.ndim != 2: raise UnreadableFileError(f'{path}: expected a 2-D gray image, got shape {a.shape}')
-    return a
+    if a.ndim == 2: return a[None] if channels == 'all' else a
+    if a.ndim != 3: raise UnreadableFileError(f'{path}: expected a 2-D image with an optional channel axis, got shape {a.shape}')
+    if a.shape[-1] == 4: a = a[..., :3]                       # RGBA: the alpha channel is not image content
+    if channels == 'all': return np.moveaxis(a, -1, 0)
+    if all(np.array_equal(a[..., 0], a[..., c]) for c in range(1, a.shape[-1])): return a[..., 0]   # gray stored as colour
+    if channels == 'gray':
+        if a.shape[-1] != 3: raise UnreadableFileError(f'{path}: {a.shape[-1]} channels have no gray conversion; use channels=all')
+        if warn: warnings.warn(f'{path}: colour image converted to gray (choose with --channels red/green/blue/all)', stacklevel=3)
+        return a.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    k = COLOUR_CHANNELS.index(channels) - 1                   # red 0, green 1, blue 2
+    if k >= a.shape[-1]: raise UnreadableFileError(f'{path}: has {a.shape[-1]} channels, no {channels} channel')
+    return a[..., k]
 
-def load_image(path):
-    "Gray image at `path` as float32 (H, W) in [0, 1]; 8/16-bit gray or colour (converted, with a warning)."
+def _to_gray(a, path, warn=True): return _select_channels(a, path, 'gray', warn)
+
+def load_image(path, channels:str='gray'):
+    "Image at `path` as float32 in [0, 1]: (H, W), or (C, H, W) for `channels='all'`; 8/16-bit, float, gray or colour."
     path = Path(path)
     raw = _read_array(path)
     scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535, np.dtype(bool): 1}.get(raw.dtype)
-    a = _to_gray(raw, path).astype(np.float64)
+    a = _select_channels(raw, path, channels).astype(np.float64)
     if not np.isfinite(a).all(): raise BadImageError(f'{path}: image contains NaN or infinite values')
     if scale is None:  # int32 (16-bit PNG in some Pillow modes) or float images
         if np.issubdtype(raw.dtype, np.integer): scale = 255 if a.max() <= 255 and a.min() >= 0 else 65535
@@ -151,43 +157,53 @@ def list_names(root):
     return sorted(names, key=_natural_key)
 
 # %% ../nbs/00_data.ipynb #9cb766f0
-def load_item(root, name, crop=None):
-    "(image float32, mask uint8, skeleton uint8 or None) of `name`, checked for size and (optionally) crop."
-    img = load_image(image_path(root, name))
+def load_item(root, name, crop=None, channels:str='gray'):
+    "(image float32 (H, W) or (C, H, W), mask uint8, skeleton uint8 or None) of `name`, checked for size and (optionally) crop."
+    img = load_image(image_path(root, name), channels)
+    size = img.shape[-2:]
     mp = mask_path(root, name)
     mask = load_mask(mp)
-    if mask.shape != img.shape:
-        raise SizeMismatchError(f'{mp}: mask shape {mask.shape} differs from image shape {img.shape}')
+    if mask.shape != size:
+        raise SizeMismatchError(f'{mp}: mask shape {mask.shape} differs from image shape {size}')
     sp = skeleton_path(root, name)
     skel = None
     if sp is not None:
         skel = load_mask(sp)
-        if skel.shape != img.shape:
-            raise SizeMismatchError(f'{sp}: skeleton shape {skel.shape} differs from image shape {img.shape}')
-    if crop is not None and (img.shape[0] < crop or img.shape[1] < crop):
-        raise CropTooLargeError(f'{image_path(root, name)}: image {img.shape} is smaller than the crop {crop}')
+        if skel.shape != size:
+            raise SizeMismatchError(f'{sp}: skeleton shape {skel.shape} differs from image shape {size}')
+    if crop is not None and (size[0] < crop or size[1] < crop):
+        raise CropTooLargeError(f'{image_path(root, name)}: image {size} is smaller than the crop {crop}')
     return img, mask, skel
 
-def check_dataset(root, crop=None, names=None):
+def image_channels(img) -> int:
+    "Channels of a loaded image: 1 for (H, W), C for (C, H, W)."
+    return 1 if img.ndim == 2 else int(img.shape[0])
+
+def check_dataset(root, crop=None, names=None, channels:str='gray'):
     "Check every item of `root` (or `names`); raise `DatasetCheckError` listing all problems, else return a report."
     root = Path(root)
     all_names = list_names(root)
     names = all_names if names is None else list(names)
-    problems, shapes, n_skel = [], set(), 0
+    problems, shapes, n_skel, n_channels = [], set(), 0, {}
     imgs = Path(root)/'images'
     known = set(all_names)
     for name in names:
         if name not in known: problems.append(MissingDataError(f'{imgs/name}: no image file for requested name')); continue
-        try: img, mask, skel = load_item(root, name, crop)
+        try: img, mask, skel = load_item(root, name, crop, channels)
         except DataError as e: problems.append(e); continue
-        shapes.add(img.shape); n_skel += skel is not None
+        shapes.add(img.shape[-2:]); n_skel += skel is not None
+        n_channels.setdefault(image_channels(img), image_path(root, name))
     labels = Path(root)/'labels'
     if labels.is_dir():
         for p in sorted(labels.iterdir()):
             if p.suffix.lower() in IMAGE_EXTS and p.stem not in known:
                 problems.append(MissingDataError(f'{p}: mask without image'))
+    if len(n_channels) > 1:
+        problems.append(DataError(f"images with different numbers of channels under channels='{channels}': "
+                                  + ', '.join(f'{c} ({p})' for c, p in sorted(n_channels.items()))))
     if problems: raise DatasetCheckError(root, problems)
-    return {'root': str(root), 'n': len(names), 'shapes': sorted(shapes), 'skeletons': n_skel}
+    return {'root': str(root), 'n': len(names), 'shapes': sorted(shapes), 'skeletons': n_skel,
+            'channels': next(iter(n_channels), 1), 'channel_choice': channels}
 
 # %% ../nbs/00_data.ipynb #1233bca2
 def read_split_files(root):
@@ -257,15 +273,15 @@ def augment_arrays(arrays, rng, crop=None, flips=True):
 
 # %% ../nbs/00_data.ipynb #69da4cd9
 class VessMapDataset(torch.utils.data.Dataset):
-    "VessMap-layout folder as (image (1,H,W) float32, mask (H,W) int64, skeleton (H,W) int64) items."
-    def __init__(self, root, names=None, crop=None, augment=False, seed=0):
+    "VessMap-layout folder as (image (C,H,W) float32, mask (H,W) int64, skeleton (H,W) int64) items; C = 1 unless `channels='all'`."
+    def __init__(self, root, names=None, crop=None, augment=False, seed=0, channels:str='gray'):
         self.root, self.crop, self.augment, self.seed, self.epoch = Path(root), crop, augment, seed, 0
         self.names = list_names(root) if names is None else list(names)
         if not self.names: raise MissingDataError(f'{root}: empty list of names')
-        check_dataset(root, crop=crop, names=self.names)
+        self.channels = check_dataset(root, crop=crop, names=self.names, channels=channels)['channels']
         self.items = []
         for name in self.names:
-            img, mask, skel = load_item(root, name)
+            img, mask, skel = load_item(root, name, channels=channels)
             if skel is None: skel = skeletonize(mask.astype(bool)).astype(np.uint8)
             self.items.append((img, mask, skel))
 
@@ -282,7 +298,8 @@ class VessMapDataset(torch.utils.data.Dataset):
             img, mask, skel = augment_arrays([img, mask, skel], rng, crop=self.crop)
         elif self.crop is not None:
             img, mask, skel = (np.ascontiguousarray(centre_crop(a, self.crop)) for a in (img, mask, skel))
-        return (torch.from_numpy(np.array(img, np.float32, copy=True))[None],
+        x = torch.from_numpy(np.array(img, np.float32, copy=True))
+        return (x if x.ndim == 3 else x[None],
                 torch.from_numpy(mask.astype(np.int64)), torch.from_numpy(skel.astype(np.int64)))
 
     def __repr__(self):
@@ -505,12 +522,17 @@ def item_stats(img, mask, skel):
             'cnr': float((v.mean() - bg.mean()) / (bg.std() + 1e-12)) if v.size and bg.size else float('nan'),
             'widths': width}
 
-def dataset_stats(root, names=None):
-    "Summary statistics of the data set at `root` (all images, or `names`)."
+def _gray_view(img):
+    "A loaded image as one (H, W) plane for statistics: itself, or the mean of its channels."
+    return img if img.ndim == 2 else img.mean(0)
+
+def dataset_stats(root, names=None, channels:str='gray'):
+    "Summary statistics of the data set at `root` (all images, or `names`) as `channels` reads it (channel mean for 'all')."
     names = list_names(root) if names is None else list(names)
     per = []
     for name in names:
-        img, mask, skel = load_item(root, name)
+        img, mask, skel = load_item(root, name, channels=channels)
+        img = _gray_view(img)
         if skel is None: skel = skeletonize(mask.astype(bool))
         per.append(item_stats(img, mask, skel))
     w = np.concatenate([p['widths'] for p in per]) if per else np.zeros(0)
@@ -524,12 +546,13 @@ def dataset_stats(root, names=None):
             'cnr_median': float(np.nanmedian(col('cnr')))}
 
 # %% ../nbs/00_data.ipynb #b2392920
-def plot_samples(root, names=None, n=4, title=None):
+def plot_samples(root, names=None, n=4, title=None, channels:str='gray'):
     "Figure with `n` items of `root` (or `names`) in columns and image, mask and skeleton in rows."
     names = (list_names(root) if names is None else list(names))[:n]
     fig, axs = plt.subplots(3, len(names), figsize=(2.2 * len(names), 6.9), squeeze=False)
     for c, name in enumerate(names):
-        img, mask, skel = load_item(root, name)
+        img, mask, skel = load_item(root, name, channels=channels)
+        if img.ndim == 3: img = np.moveaxis(img, 0, -1) if img.shape[0] == 3 else img.mean(0)     # RGB drawn in colour
         if skel is None: skel = skeletonize(mask.astype(bool))
         for r, (a, label) in enumerate([(img, name), (mask, 'mask'), (skel, 'skeleton')]):
             axs[r, c].imshow(a, cmap='gray', vmin=0, vmax=None if r == 0 else 1, interpolation='nearest')
@@ -601,16 +624,17 @@ def data_stage(cfg:RunConfig) -> dict:
         rec = load_split(cfg.split)
         if rec.get('root') and Path(rec['root']).is_dir(): data = rec['root']
     root = Path(data) if data is not None else _synthetic_in(run_dir, cfg.n_synthetic, cfg.synthetic_size, cfg.seed)
-    report = check_dataset(root)
+    report = check_dataset(root, channels=cfg.channels)
     s, source = _choose_split(cfg, root)
     save_split(s, run_file(run_dir, 'split'), root=root.resolve(), source=source)
     explain = {n: str(image_path(root, n)) for n in s['test'][:cfg.n_explain]}   # name -> image file
     if len(explain) < cfg.n_explain: logger.warning(f'data: {cfg.n_explain} images to explain asked for, the test split has {len(explain)}')
-    fig = plot_samples(root, names=(s['train'] + s['val'] + s['test'])[:4], title=str(root))
+    fig = plot_samples(root, names=(s['train'] + s['val'] + s['test'])[:4], title=str(root), channels=cfg.channels)
     figure = save_figure(fig, run_file(run_dir, 'figures')/'data_samples.png').relative_to(run_dir); plt.close(fig)
     values = {'root': str(root.resolve()), 'synthetic': data is None, 'n_images': report['n'], 'shapes': report['shapes'],
               'split': {k: list(s[k]) for k in ('train', 'val', 'test')}, 'split_source': source, 'explain': explain,
-              'stats': dataset_stats(root), 'figure': str(figure)}
+              'channels': cfg.channels, 'n_channels': report['channels'],
+              'stats': dataset_stats(root, channels=cfg.channels), 'figure': str(figure)}
     if data is None: values.update(n_synthetic=cfg.n_synthetic, synthetic_size=cfg.synthetic_size, synthetic_seed=cfg.seed)
     update_summary(run_dir, 'data', values)
     logger.info(f"data: {report['n']} images in {root} (train/val/test {len(s['train'])}/{len(s['val'])}/{len(s['test'])})")

@@ -18,7 +18,7 @@ from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, tor
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
 from .jacobian import JacobianStore, measure_support, model_hash, explained_size, stage_checkpoint, method_reason
 from .threshold import (Influence, influence_map, save_influence, as_proportions, abs_threshold,
-                              _box_from_mask)
+                              _box_from_mask, channel_magnitude)
 
 # %% auto #0
 __all__ = ['ExplainError', 'model_spec', 'Tile', 'tile_geometry', 'tile_plan', 'stitch_tiles', 'explain_dataset', 'store_digest',
@@ -92,17 +92,17 @@ def tile_plan(shape, core:int, margin:int, align:int=1) -> list[Tile]:
             for i in range(0, H, core) for j in range(0, W, core)]
 
 # %% ../nbs/08_distributed.ipynb #8ff72c65
-def _load(root, name, crop):
-    img = load_image(image_path(root, name))
+def _load(root, name, crop, channels=RunConfig.channels):
+    img = load_image(image_path(root, name), channels)
     return centre_crop(img, crop) if crop is not None else img
 
 def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.01,), maps_dir=None, device='cpu',
-                 threads=1, before_task=None, write_kw=None, allow=()) -> dict:
+                 threads=1, before_task=None, write_kw=None, allow=(), channels=RunConfig.channels) -> dict:
     "Task: write `name`'s rows (or its `tiles`) into `store` and, untiled, its maps; returns a small summary."
     t0 = time.perf_counter()
     if before_task is not None: before_task(name)
     model = _get_model(spec, device, threads, allow)
-    img = torch.from_numpy(np.ascontiguousarray(_load(root, name, crop))).to(device)
+    img = torch.from_numpy(np.ascontiguousarray(_load(root, name, crop, channels))).to(device)
     js, kw = JacobianStore(store), dict(write_kw or {})
     kw.update(image_name=name, crop=crop)
     if tiles is None:
@@ -112,9 +112,9 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.
     else:
         kw['dtype'] = 'float32'
         for t in tiles:
-            js.write(f'{name}@{t.name}', model, img[t.a0:t.a1, t.b0:t.b1], tile=[t.i0, t.i1, t.j0, t.j1, t.a0, t.a1, t.b0, t.b1],
-                     full_shape=list(img.shape), **kw)
-    return dict(name=name, shape=list(img.shape), tiles=0 if tiles is None else len(tiles),
+            js.write(f'{name}@{t.name}', model, img[..., t.a0:t.a1, t.b0:t.b1], tile=[t.i0, t.i1, t.j0, t.j1, t.a0, t.a1, t.b0, t.b1],
+                     full_shape=list(img.shape[-2:]), **kw)
+    return dict(name=name, shape=list(img.shape[-2:]), tiles=0 if tiles is None else len(tiles),
                 seconds=time.perf_counter() - t0, pid=os.getpid())
 
 # %% ../nbs/08_distributed.ipynb #6cf200b2
@@ -125,14 +125,15 @@ def _core_blocks(js, group, t):
         keep = (gi >= t.i0) & (gi < t.i1) & (gj >= t.j0) & (gj < t.j1)
         if keep.any(): yield torch.stack([gi[keep], gj[keep]], 1), rows[keep]
 
-def stitch_tiles(store, name:str, tiles, shape, proportions=(0.01,)) -> Influence:
+def stitch_tiles(store, name:str, tiles, shape, proportions=(0.01,), channels:str='max') -> Influence:
     "Exact influence of the whole image `name` from its stored tiles: pass 1 global max|J| of core rows, pass 2 counts."
     js, ps = (store if isinstance(store, JacobianStore) else JacobianStore(store)), as_proportions(proportions)
+    mag = lambda rows: channel_magnitude(rows, channels) if rows.ndim == 4 else rows.abs()   # (n, H, W) magnitudes
     H, W = shape
     m = 0.
     for t in tiles:                                        # pass 1: max over exact rows only
         for _, rows in _core_blocks(js, f'{name}@{t.name}', t):
-            m = max(m, float(rows.abs().max()))
+            m = max(m, float(mag(rows).max()))
     n = H * W
     counts = torch.zeros(len(ps), n, dtype=torch.int64)
     boxes = torch.full((len(ps), 4, n), -1, dtype=torch.int64)
@@ -146,7 +147,7 @@ def stitch_tiles(store, name:str, tiles, shape, proportions=(0.01,)) -> Influenc
             out = pix[:, 0] * W + pix[:, 1]
             if seen[out].any(): raise ExplainError(f"{name}: tiles overlap at some core pixels")
             seen[out] = True
-            A = rows.abs()
+            A = mag(rows)
             ri, cj = A.sum(2, dtype=torch.float64), A.sum(1, dtype=torch.float64)
             s = ri.sum(1)
             mass[out] = s
@@ -161,9 +162,9 @@ def stitch_tiles(store, name:str, tiles, shape, proportions=(0.01,)) -> Influenc
     return Influence(ps, m, counts.reshape(len(ps), H, W), boxes.reshape(len(ps), 4, H, W), mass.reshape(H, W),
                      centroid.reshape(2, H, W), dict(path='tiles', tiles=len(tiles)))
 
-def _stitch_task(_done, store, name, tiles, shape, proportions, maps_dir, root, crop):
+def _stitch_task(_done, store, name, tiles, shape, proportions, maps_dir, root, crop, channels=RunConfig.channels):
     inf = stitch_tiles(store, name, tiles, shape, proportions)
-    if maps_dir is not None: save_influence(inf, maps_dir, name, image=torch.from_numpy(_load(root, name, crop)))
+    if maps_dir is not None: save_influence(inf, maps_dir, name, image=torch.from_numpy(_load(root, name, crop, channels)))
     return inf.counts
 
 # %% ../nbs/08_distributed.ipynb #c40c5fc7
@@ -174,7 +175,8 @@ def _finished(js, name, tiles, want):
 
 def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(0.01,), retries:int=2,
                     progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device='cpu', threads:int=1,
-                    method='auto', chunk_size=None, dtype='float16', before_task=None, allow=(), target=None) -> dict:
+                    method='auto', chunk_size=None, dtype='float16', before_task=None, allow=(), target=None,
+                    channels:str=RunConfig.channels) -> dict:
     "Jacobian rows and influence maps of every image `names` of the VessMap folder `data` into `store`, one Dask task per image."
     t0 = time.perf_counter()
     root = Path(data)
@@ -187,16 +189,16 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
     if tile is not None:
         geo_model = checkpoint if isinstance(checkpoint, nn.Module) else load_checkpoint(spec[1], allow=allow)[0]
         for n in names:
-            img = _load(root, n, crop)
-            if max(img.shape) > tile:
+            img = _load(root, n, crop, channels)
+            if max(img.shape[-2:]) > tile:
                 mg, al = tile_geometry(geo_model, img, margin, align)
-                plans[n] = (tile_plan(img.shape, tile, mg, al), tuple(img.shape))
+                plans[n] = (tile_plan(img.shape[-2:], tile, mg, al), tuple(img.shape[-2:]))
     want = dict(crop=crop, **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
     todo = [n for n in names if not _finished(js, n, plans.get(n, (None,))[0], want)
             or (maps_dir is not None and not (Path(maps_dir)/f'{n}_map.npy').exists())]
     skipped = [n for n in names if n not in todo]
     common = dict(proportions=tuple(proportions), maps_dir=None if maps_dir is None else str(maps_dir), device=device,
-                  threads=threads, before_task=before_task, write_kw=write_kw, allow=tuple(allow))
+                  threads=threads, before_task=before_task, write_kw=write_kw, allow=tuple(allow), channels=channels)
     done, failed = {}, {}
     if client is None:
         with torch_threads():                      # in this process: the caller's thread count is given back after
@@ -206,7 +208,7 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
                     try:
                         done[n] = _explain_one(spec, str(root), n, str(store), crop, tl, **common)
                         if tl is not None:
-                            _stitch_task(None, str(store), n, tl, plans[n][1], tuple(proportions), common['maps_dir'], str(root), crop)
+                            _stitch_task(None, str(store), n, tl, plans[n][1], tuple(proportions), common['maps_dir'], str(root), crop, channels)
                         failed.pop(n, None); break
                     except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
     else:
@@ -221,7 +223,7 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
                               pure=False, key=f'explain-{n}-{os.urandom(4).hex()}')
             if tl is not None:
                 f = client.submit(_stitch_task, f, str(store), n, tl, plans[n][1], tuple(proportions),
-                                  common['maps_dir'], str(root), crop, retries=retries, pure=False,
+                                  common['maps_dir'], str(root), crop, channels, retries=retries, pure=False,
                                   key=f'stitch-{n}-{os.urandom(4).hex()}')
             futs[f] = n
         for f in tqdm(as_completed(futs), total=len(futs), disable=not progress, desc='explain'):
@@ -282,7 +284,8 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     client, cluster = _client(cfg)
     try: res = explain_dataset(Path(train['checkpoint']), data['root'], run_file(run_dir, 'store'), client=client,
                                names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
-                               chunk_size=cfg.chunk_size, progress=False, allow=(train.get('model', DEFAULT_MODEL),), target=cfg.target)
+                               chunk_size=cfg.chunk_size, progress=False, allow=(train.get('model', DEFAULT_MODEL),), target=cfg.target,
+                               channels=data.get('channels', RunConfig.channels))
     finally:
         if client is not None: client.close()
         if cluster is not None: cluster.close()

@@ -12,7 +12,8 @@ import torch
 
 from .data import new_run_dir, synthetic_item, centre_crop
 from .jacobian import JacobianStore
-from .config import RunConfig, VessnbError, run_file, logger, Progress, atomic_write, update_summary, _umask
+from .threshold import channel_magnitude, display_image
+from .config import RunConfig, VessnbError, run_file, logger, Progress, atomic_write, update_summary, _umask, CHANNEL_NORMS
 
 # %% auto #0
 __all__ = ['LEVELS', 'P_STEPS', 'CHROMIUM_ARGS', 'ExplorerError', 'quantise', 'page_stats', 'page_counts', 'diverging_rgb',
@@ -100,15 +101,28 @@ def _band_rows(W, band_rows=None) -> int:
     if int(band_rows) < 1: raise ExplorerError(f"band_rows must be at least 1, got {band_rows!r}")
     return int(band_rows)
 
+def _max_magnitude(js, name, channel_norm) -> float:
+    "The largest channel magnitude over all rows of `name`: max|J| itself for one channel or the max norm."
+    if js.attrs(name).get('channels', 1) == 1 or channel_norm == 'max': return js.max_abs(name)
+    return max(float(channel_magnitude(w, channel_norm).max()) for _, _, w in js.iter_windows(name))
+
+def _planes(win, m, mm, dtype, channel_norm):
+    "Quantised planes (n, P, h, w) of windows (n, [C,] h, w): the row itself (P = 1), or its magnitude and each channel."
+    q = quantise(win, m, dtype)[0]
+    if win.ndim == 3: return q[:, None]
+    return np.concatenate([quantise(channel_magnitude(win, channel_norm), mm, dtype)[0][:, None], q], 1)
+
 def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str='int8', sink=None,
-                  progress:bool=False) -> dict:
+                  progress:bool=False, channel_norm:str='max') -> dict:
     "Image, probability, slider-level counts and banded compact rows of image `name` of store `js`, for the page."
     if name not in js: raise ExplorerError(f"{js.path}: no image {name!r} (it has {js.names()})")
     if not js.is_complete(name): raise ExplorerError(f"{js.path}: image {name!r} is incomplete; finish 03_jacobian first")
     if dtype not in LEVELS: raise ExplorerError(f"dtype must be one of {sorted(LEVELS)}, got {dtype!r}")
-    image, prob = js.image(name).float().numpy(), js.prob(name).float().numpy()
-    H, W = image.shape
-    m, L, R = js.max_abs(name), LEVELS[dtype], _band_rows(W, band_rows)
+    if channel_norm not in CHANNEL_NORMS: raise ExplorerError(f"channel_norm must be one of {CHANNEL_NORMS}, got {channel_norm!r}")
+    image, prob = js.image(name).float(), js.prob(name).float().numpy()
+    H, W = image.shape[-2:]
+    C = js.attrs(name).get('channels', 1)
+    m, mm, L, R = js.max_abs(name), _max_magnitude(js, name, channel_norm), LEVELS[dtype], _band_rows(W, band_rows)
     levels = slider_levels(L)
     counts = np.full((len(levels), H, W), -1, dtype=np.int64)
     n_bands = -(-H // R)
@@ -119,12 +133,12 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str
     bar = Progress(H * W, f'explorer {name}', enabled=bool(progress))
     for pix, off, win in parts:
         bar.update(len(pix))
-        q = quantise(win, m, dtype)[0]
-        pix, off, box = pix.numpy(), off.numpy(), _boxes(q)
-        counts[:, pix[:, 0], pix[:, 1]] = _level_counts(q, levels).T
+        q = _planes(win, m, mm, dtype, channel_norm)                    # plane 0: what is counted
+        pix, off, box = pix.numpy(), off.numpy(), _boxes(np.abs(q.astype(np.int32)).sum(1))
+        counts[:, pix[:, 0], pix[:, 1]] = _level_counts(q[:, 0], levels).T
         for (i, j), (oi, oj), (i0, j0, h, w), qr in zip(pix, off, box, q):
             b = i // R
-            pending[b][(i - b * R) * W + j] = (oi + i0, oj + j0, h, w), qr[i0:i0 + h, j0:j0 + w]
+            pending[b][(i - b * R) * W + j] = (oi + i0, oj + j0, h, w), qr[:, i0:i0 + h, j0:j0 + w]
             if len(pending[b]) == size(b):                               # a band is complete: hand it on
                 rows = [pending[b][r] for r in range(size(b))]
                 band = (np.array([r[0] for r in rows], dtype=np.int32),
@@ -136,21 +150,24 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str
     if missing: raise ExplorerError(f"{js.path}: {name!r} lacks the rows of {missing} of its {H * W} pixels "
                                     f"(was it sampled with sampling_rate > 1?); the explorer needs every row")
     top = int(counts.max(initial=0))
+    shown = display_image(image)
     return dict(name=name, H=H, W=W, dtype=dtype, levels=L, scale=m / L if m > 0 else 0.0, max_abs=m,
+                channels=C, planes=1 if C == 1 else C + 1, channel_norm=channel_norm,
+                mag_scale=mm / L if mm > 0 else 0.0, max_magnitude=mm, rgb=shown.ndim == 3,
                 band_rows=R, n_bands=n_bands, bands=None if sink is not None else bands, slider_levels=levels,
                 counts=counts.astype(np.uint16 if top < 2**16 else np.uint32),
-                image=np.clip(np.rint(image * 255), 0, 255).astype(np.uint8),
+                image=np.clip(np.rint(shown * 255), 0, 255).astype(np.uint8),
                 prob=np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8))
 
 def band_rows_of(d:dict, bands=None) -> np.ndarray:
-    "All rows (H*W, H, W), row-major by pixel, rebuilt from the compact bands of `explorer_data`'s `d` ((H*W)^2 values: small images)."
-    H, W, R = d['H'], d['W'], d['band_rows']
-    out = np.zeros((H * W, H, W), dtype=d['dtype'])
+    "All rows (H*W, [P,] H, W), row-major by pixel, rebuilt from the compact bands of `explorer_data`'s `d` (small images only)."
+    H, W, R, P = d['H'], d['W'], d['band_rows'], d.get('planes', 1)
+    out = np.zeros((H * W, P, H, W), dtype=d['dtype'])
     for b, (boxes, data) in enumerate(d['bands'] if bands is None else bands):
         o = 0
         for r, (i0, j0, h, w) in enumerate(boxes.reshape(-1, 4)):
-            out[b * R * W + r, i0:i0 + h, j0:j0 + w] = data[o:o + h * w].reshape(h, w); o += h * w
-    return out
+            out[b * R * W + r, :, i0:i0 + h, j0:j0 + w] = data[o:o + P * h * w].reshape(P, h, w); o += P * h * w
+    return out[:, 0] if P == 1 else out
 
 def _pack(a:np.ndarray) -> str:
     "Little-endian bytes of `a`, gzip-compressed (fixed mtime: same data, same bytes) and base64-encoded."
@@ -177,7 +194,7 @@ def explorer_files(folder) -> list[str]:
 
 # %% ../nbs/07_explorer.ipynb #ec5e4b3f
 def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:int|None=None, dtype:str='int8',
-                   proportion:float=0.01, names=None, progress:bool=False) -> Path:
+                   proportion:float=0.01, names=None, progress:bool=False, channel_norm:str='max') -> Path:
     "Write the static explorer of a run's Jacobian store into `out` (default run_dir/explorer); returns index.html."
     run_dir = Path(run_dir)
     store = Path(store) if store is not None else run_file(run_dir, 'store')
@@ -200,8 +217,10 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
                 (tmp/'bands').mkdir(exist_ok=True)
                 with atomic_write(tmp/band_file(k, b), 'w') as f:
                     f.write(f'VESSNB_BAND({k},{b},{{"boxes":"{_pack(boxes)}","data":"{_pack(data)}"}});\n')
-            d = explorer_data(js, name, band_rows=band_rows, dtype=dtype, sink=None if inline else sink, progress=progress)
-            meta[name] = {k: d[k] for k in ('H', 'W', 'dtype', 'levels', 'scale', 'max_abs', 'band_rows', 'n_bands')} | {
+            d = explorer_data(js, name, band_rows=band_rows, dtype=dtype, sink=None if inline else sink, progress=progress,
+                              channel_norm=channel_norm)
+            meta[name] = {k: d[k] for k in ('H', 'W', 'dtype', 'levels', 'scale', 'max_abs', 'band_rows', 'n_bands', 'channels',
+                                            'planes', 'channel_norm', 'mag_scale', 'max_magnitude', 'rgb')} | {
                 'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'slider_levels': d['slider_levels'].tolist()}
             x = {k: _pack(d[k]) for k in ('image', 'prob', 'counts')}
             if inline: x['bands'] = [{'boxes': _pack(bx), 'data': _pack(dt)} for bx, dt in d['bands']]
@@ -319,7 +338,7 @@ def explorer_stage(cfg:RunConfig, jacobian:dict) -> dict:
     "Write the explorer of the images the Jacobian stage stored, opening at `cfg.proportion`; the summary."
     run_dir = new_run_dir(cfg.run_dir)
     index_html = write_explorer(run_dir, store=jacobian['store'], out=run_file(run_dir, 'explorer'),
-                                proportion=cfg.proportion, names=jacobian['images'], progress=True)
+                                proportion=cfg.proportion, names=jacobian['images'], progress=True, channel_norm=cfg.channel_norm)
     meta = json.loads((index_html.parent/'explorer.json').read_text())
     summary = {'path': str(index_html), 'images': list(jacobian['images']), 'proportion': cfg.proportion,
                'bytes': sum(p.stat().st_size for p in index_html.parent.rglob('*') if p.is_file()),

@@ -18,14 +18,14 @@ from tqdm.auto import tqdm
 
 from .config import METHODS, DEFAULT_MODEL, RunConfig, VessnbError, Progress, run_file
 from .data import new_run_dir, load_image, image_path, centre_crop, update_summary
-from .model import VessNet, load_checkpoint, checkpoint_hash
+from .model import VessNet, load_checkpoint, checkpoint_hash, model_spec
 
 # %% auto #0
 __all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
            'precision_flags', 'set_precision_flags', 'exact_settings', 'Support', 'measure_support', 'auto_chunk',
            'JacobianBlocks', 'iter_jacobian_blocks', 'row_shape', 'jacobian_rows', 'pixel_gradient', 'jacobian',
-           'model_hash', 'JacobianStore', 'explained_size', 'method_reason', 'stage_checkpoint', 'stage_model',
-           'jacobian_stage']
+           'model_hash', 'take_windows', 'put_windows', 'JacobianStore', 'explained_size', 'method_reason',
+           'stage_checkpoint', 'stage_model', 'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -423,11 +423,23 @@ def _windows(offsets, h, w):
     n = torch.arange(len(offsets))[:, None, None]
     return n, (offsets[:, 0, None] + torch.arange(h))[:, :, None], (offsets[:, 1, None] + torch.arange(w))[:, None, :]
 
+def take_windows(rows, offsets, h, w):
+    "The (h, w) windows at `offsets` of rows (n, H, W) or (n, C, H, W) (every channel of a window's pixels)."
+    if rows.ndim == 3: return rows[_windows(offsets, h, w)]
+    return rows.movedim(1, -1)[_windows(offsets, h, w)].movedim(-1, 1)
+
+def put_windows(windows, offsets, shape):
+    "Zero rows of `shape` (H, W) or (C, H, W) with `windows` (n, [C,] h, w) placed at `offsets`: `take_windows` undone."
+    rows = torch.zeros(len(windows), *shape[-2:], *shape[:-2], dtype=windows.dtype)
+    h, w = windows.shape[-2:]
+    rows[_windows(offsets, h, w)] = windows if windows.ndim == 3 else windows.movedim(1, -1)
+    return rows if len(shape) == 2 else rows.movedim(-1, 1)
+
 # %% ../nbs/03_jacobian.ipynb #2e530a1a
 class JacobianStore:
     "Zarr store of Jacobian rows: per image a group with image, target map, extraction plan and committed blocks."
     _RESERVED = {'name', 'method', 'mode', 'dtype', 'compute_dtype', 'target', 'support', 'chunk_size', 'n_blocks', 'n_pixels',
-                 'n_backward', 'shape', 'out_shape', 'device', 'layout', 'window', 'model_hash', 'checkpoint_hash',
+                 'n_backward', 'shape', 'out_shape', 'device', 'layout', 'window', 'channels', 'model_hash', 'checkpoint_hash',
                  'sampling_rate', 'complete', 'planned', 'max_abs', 'seconds_forward', 'seconds_support', 'seconds_rows',
                  'seconds_total'}
     def __init__(self, path):
@@ -468,6 +480,10 @@ def max_abs(self:JacobianStore, name) -> float:
     return float(self.attrs(name)['max_abs'])
 
 # %% ../nbs/03_jacobian.ipynb #34a66f93
+def _row_shape(a) -> tuple:
+    "Shape of one stored row from an image's attributes: (H, W), or (C, H, W) for C > 1 channels."
+    return tuple(a['shape']) if a.get('channels', 1) == 1 else (a['channels'], *a['shape'])
+
 @patch
 def _read_window(self:JacobianStore, name, k, sel=slice(None)):
     b = self.root[name][f'blocks/b{k:06d}']
@@ -479,27 +495,25 @@ def _read_block(self:JacobianStore, name, k, sel=slice(None)):
     a = self.root[name].attrs
     pix, off, data = self._read_window(name, k, sel)
     if a['layout'] == 'dense': return pix, data
-    rows = torch.zeros(len(data), *a['shape'])
-    rows[_windows(off, *a['window'])] = data
-    return pix, rows
+    return pix, put_windows(data, off, _row_shape(a))
 
 # %% ../nbs/03_jacobian.ipynb #d65d77c2
 @patch
 def iter_blocks(self:JacobianStore, name):
-    "Blocks `(pixels (n, 2) long, rows (n, H, W) float32)` of a complete image, as the extractor yielded them."
+    "Blocks `(pixels (n, 2) long, rows (n, [C,] H, W) float32)` of a complete image, as the extractor yielded them."
     self._need_complete(name)
     for k in range(self.attrs(name)['n_blocks']): yield self._read_block(name, k)
 
 @patch
 def iter_windows(self:JacobianStore, name):
-    "Blocks `(pixels (n, 2), offsets (n, 2), windows (n, h, w) float32)` as stored: row = zeros, window at offset."
+    "Blocks `(pixels (n, 2), offsets (n, 2), windows (n, [C,] h, w) float32)` as stored: row = zeros, window at offset."
     self._need_complete(name)
     for k in range(self.attrs(name)['n_blocks']): yield self._read_window(name, k)
 
 # %% ../nbs/03_jacobian.ipynb #be8a3464
 @patch
 def row(self:JacobianStore, name, i:int, j:int) -> torch.Tensor:
-    "The stored gradient map (H, W) of output pixel (i, j) of `name`."
+    "The stored gradient map (H, W) — (C, H, W) for a C-channel image — of output pixel (i, j) of `name`."
     g = self._group(name)
     if name not in self._index:
         pp = g['plan_pixels'][:]
@@ -525,9 +539,7 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
     if not isinstance(name, str) or not name or name.startswith('.') or '/' in name:
         raise JacobianError(f"image name {name!r} must be a non-empty string without '/', not starting with '.'")
     x = _prepare(model, image)
-    if x.shape[1] != 1: raise JacobianError(f"{self.path}: the store holds one-channel rows; {name!r} has {x.shape[1]} channels "
-                                            "(multi-channel rows stream through iter_jacobian_blocks and influence_map)")
-    img, mhash = x[0, 0].float().cpu(), model_hash(model)
+    img, mhash = x[0].reshape(row_shape(x)).float().cpu(), model_hash(model)
     if name in self and (overwrite or not self.attrs(name).get('planned')):
         shutil.rmtree(self.path/name); self._index.pop(name, None)
     if name in self: ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
@@ -544,10 +556,10 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
 def _start(self:JacobianStore, name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate, dtype, chash, progress, meta):
     ext = JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size,
                          sampling_rate=sampling_rate, progress=progress)
-    H, W = img.shape
+    H, W = img.shape[-2:]
     win = (H, W) if ext.method == 'batched' else tuple(min(s, n) for s, n in zip(ext.support.shape, (H, W)))
     a = dict(name=name, **ext.info, compute_dtype=ext.info['dtype'], layout='dense' if win == (H, W) else 'windows',
-             window=list(win), model_hash=mhash, checkpoint_hash=chash, sampling_rate=sampling_rate,
+             window=list(win), channels=int(ext.x.shape[1]), model_hash=mhash, checkpoint_hash=chash, sampling_rate=sampling_rate,
              complete=False, planned=False, max_abs=None, **meta)
     a['dtype'] = dtype
     g = self.root.create_group(name, attributes=a)
@@ -584,10 +596,8 @@ def _commit(self:JacobianStore, name, a, k, pix, rows, dtype):
     off, data = torch.zeros(len(rows), 2, dtype=torch.long), rows
     if a['layout'] == 'windows':
         off = Support(**a['support']).offsets(pix, *a['shape'])
-        sel = _windows(off, *a['window'])
-        data = rows[sel]
-        rest = rows.clone(); rest[sel] = 0
-        if rest.abs().max() > 0: raise JacobianError(f"block {k} of {name!r} has gradient mass outside its windows")
+        data = take_windows(rows, off, *a['window'])
+        if (rows - put_windows(data, off, rows.shape[1:])).abs().max() > 0: raise JacobianError(f"block {k} of {name!r} has gradient mass outside its windows")
     m = float(data.abs().max()) if data.numel() else 0.0
     scale = (m if m > 0 else 1.0) if dtype == 'float16' else 1.0
     data = (data / scale).to(getattr(torch, dtype)).numpy()
@@ -637,6 +647,12 @@ def stage_checkpoint(train:dict) -> tuple[Path, str]:
         raise JacobianError(f"checkpoint {ckpt} changed since the training stage recorded it; rerun training")
     return ckpt, chash
 
+def _check_channels(model, img, path, channels):
+    "Refuse an image whose channel count is not the model's `in_channels` (as its checkpoint records it)."
+    want, got = model_spec(model)[1].get('in_channels', 1), 1 if img.ndim == 2 else img.shape[0]
+    if want != got: raise JacobianError(f"{path}: {got} channel(s) under channels={channels!r}, but the model takes {want}; "
+                                        "read the images as it was trained (--channels)")
+
 def stage_model(train:dict, device='cpu') -> tuple[nn.Module, str]:
     "The model of the checkpoint the training stage handed on (see `stage_checkpoint`), and the checkpoint's hash."
     ckpt, chash = stage_checkpoint(train)
@@ -651,7 +667,8 @@ def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     if not files: raise JacobianError("no images to explain: the data stage's test split is empty or n_explain is 0")
     js, done, rewritten = JacobianStore(run_file(run_dir, 'store')), {}, []
     for name, path in files.items():
-        img = load_image(path)
+        img = load_image(path, data.get('channels', RunConfig.channels))     # what the data stage chose to keep of colour images
+        _check_channels(model, img, path, data.get('channels', RunConfig.channels))
         if crop is not None: img = centre_crop(img, crop)
         kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash, sampling_rate=cfg.sampling_rate,
                   progress=name, image_name=name, image_file=str(path), crop=crop,

@@ -248,7 +248,7 @@ def config_from_args(a:argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict({**base, **given}).check()
 
 # %% ../nbs/06_pipeline.ipynb #22bc42c1
-def images_result(paths) -> dict:
+def images_result(paths, channels:str=RunConfig.channels) -> dict:
     "The data-stage result for unlabelled image files or folders `paths`: {'explain': {name: file}}; errors name the path."
     from vessnb.data import IMAGE_EXTS, DataError, MissingDataError
     files = {}
@@ -260,7 +260,7 @@ def images_result(paths) -> dict:
         for f in found:
             if f.stem in files: raise DataError(f'{f}: another image has the name {f.stem!r} ({files[f.stem]})')
             files[f.stem] = str(f.resolve())
-    return {'root': None, 'explain': files, 'split': None, 'source': 'vessnb explain'}
+    return {'root': None, 'explain': files, 'split': None, 'source': 'vessnb explain', 'channels': channels}
 
 def checkpoint_result(checkpoint, model:str) -> dict:
     "The training-stage result for a given checkpoint file: its path, its hash and the model class the user named."
@@ -272,7 +272,7 @@ def checkpoint_result(checkpoint, model:str) -> dict:
 def explain(cfg:RunConfig, checkpoint, paths) -> dict:
     "Explain the unlabelled images `paths` with `checkpoint` into run folder `cfg.run_dir`; the summary."
     stages = [s for s in stages_for(cfg) if s not in ('data', 'train')]
-    return run_pipeline(cfg, stages, given={'data': images_result(paths), 'train': checkpoint_result(checkpoint, cfg.model)})
+    return run_pipeline(cfg, stages, given={'data': images_result(paths, cfg.channels), 'train': checkpoint_result(checkpoint, cfg.model)})
 
 # %% ../nbs/06_pipeline.ipynb #22bc42c3
 USER_ERRORS = (VessnbError, FileNotFoundError)     # every error class of vessnb derives from `VessnbError`

@@ -16,11 +16,11 @@ from tqdm.auto import tqdm
 from .data import atomic_write, save_figure, new_run_dir, update_summary, synthetic_item
 from .model import VessNet, load_checkpoint, vessel_probability
 from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError
-from .config import RunConfig, VessnbError, run_file, logger
+from .config import RunConfig, VessnbError, run_file, logger, CHANNEL_NORMS
 
 # %% auto #0
-__all__ = ['CHANNEL_NORMS', 'STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude',
-           'influence_counts', 'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map',
+__all__ = ['STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude', 'influence_counts',
+           'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map', 'display_image',
            'show_map', 'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence', 'load_influence',
            'demo_setup', 'store_maps', 'threshold_stage']
 
@@ -53,7 +53,6 @@ def _as_tensor(J, what='J'):
     if not J.is_floating_point(): J = J.float()
     return J
 
-CHANNEL_NORMS = ('max', 'l2')   # magnitude of a multi-channel input pixel's gradient: max |g_c| or sqrt(sum g_c^2)
 
 def channel_magnitude(g, channels:str='max', dim:int=-3) -> torch.Tensor:
     "Magnitude of each input pixel's gradient over the channel axis `dim` of `g`: max |g_c| ('max') or sqrt(sum g_c^2) ('l2')."
@@ -265,7 +264,8 @@ def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, prog
         if not isinstance(image, str): raise ThresholdError(f'image: a store needs an image name, got {image!r}')
         if kwargs: raise ThresholdError(f'unexpected arguments for a store: {sorted(kwargs)}')
         shape = tuple(source.image(image).shape[-2:])
-        if max_abs is None: max_abs = source.max_abs(image)
+        if max_abs is None and (channels == 'max' or source.attrs(image).get('channels', 1) == 1):
+            max_abs = source.max_abs(image)      # the stored max|J| is the largest magnitude (else it is measured)
         blocks, total = source.iter_blocks(image), None
     else:
         J = _as_tensor(source, 'source')
@@ -279,16 +279,25 @@ def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, prog
 # %% ../nbs/04_threshold.ipynb #87e97b05
 _CMAPS = dict(image='gray', prob='viridis', influence='magma', counts='magma', gradient='RdBu_r', mask='gray')
 
+def display_image(image) -> np.ndarray:
+    "What to draw of an image (H, W), (1, H, W) or (C, H, W): gray (H, W), or (H, W, 3) RGB for three channels (others: their mean)."
+    a = _as_tensor(image, 'image').detach().float().cpu()
+    if a.ndim == 3: a = a.movedim(0, -1).clamp(0, 1) if a.shape[0] == 3 else a.mean(0)
+    return a.numpy()
+
 def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=True, image=None, alpha:float=0.6,
              label=None):
     "Draw map `a` on `ax` in the style of `kind`; `mark`: (i, j) or a list of them to circle; `image` under 'overlay'."
+    if kind == 'image': a = display_image(a)
+    elif kind == 'gradient' and _as_tensor(a, 'a').ndim == 3:      # a (C, H, W) row: its channel magnitude
+        a, kind, title = channel_magnitude(_as_tensor(a, 'a')), 'influence', f"{title or ''} max|g| over channels".strip()
     a = _as_tensor(a, 'a').detach().float().cpu().numpy()
     if kind == 'gradient':
         v = float(np.abs(a).max()) or 1.
         im = ax.imshow(a, cmap=_CMAPS[kind], vmin=-v, vmax=v, interpolation='nearest')
     elif kind == 'overlay':
         if image is None: raise ThresholdError("show_map: kind='overlay' needs the image under the map")
-        ax.imshow(_as_tensor(image, 'image').float().cpu().numpy(), cmap='gray', interpolation='nearest')
+        ax.imshow(display_image(image), cmap='gray', interpolation='nearest')
         im = ax.imshow(a, cmap='magma', alpha=alpha * (a / (a.max() or 1.)), vmin=0, vmax=a.max() or 1.,
                        interpolation='nearest')
     elif kind in _CMAPS:
@@ -387,12 +396,12 @@ def demo_setup(seed:int=0, size:int=32, width:int=4, steps:int=40, device='cpu')
     return f'synthetic{seed}', model.eval().to(device), image.to(device)
 
 # %% ../nbs/04_threshold.ipynb #ef2af47b
-def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=False) -> dict:
+def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=False, channels:str='max') -> dict:
     "Influence maps of the images `names` of the Jacobian `store`, saved into `maps_dir` when given; {name: InfluenceMap}."
     js, ps, res = JacobianStore(store), as_proportions(proportions), {}
     for name in names:
         if not js.is_complete(name): raise JacobianError(f"{js.path}: {name!r} is not complete; rerun the Jacobian stage")
-        res[name] = influence_map(js, name, ps, progress=progress)
+        res[name] = influence_map(js, name, ps, progress=progress, channels=channels)
         if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.image(name))
     return res
 
@@ -401,8 +410,8 @@ def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
     "Influence maps at `cfg.proportion` of the images the Jacobian stage stored (`jacobian`), into run_dir/maps; the summary."
     run_dir = new_run_dir(cfg.run_dir)
     maps_dir, ps = run_file(run_dir, 'maps'), [cfg.proportion]
-    res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir)
-    summary = dict(store=jacobian['store'], maps=str(maps_dir), proportions=ps, images=list(res),
+    res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir, channels=cfg.channel_norm)
+    summary = dict(store=jacobian['store'], maps=str(maps_dir), proportions=ps, channel_norm=cfg.channel_norm, images=list(res),
                    figures=[str(maps_dir/f'{n}_map.png') for n in res],
                    max_abs={n: r.max_abs for n, r in res.items()},
                    mean_count={n: r.counts.float().mean((1, 2)).tolist() for n, r in res.items()},

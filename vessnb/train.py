@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_train.ipynb #78c4f5df
 from __future__ import annotations
-import csv, io, math, time, warnings
+import csv, inspect, io, math, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,13 +23,14 @@ from .data import (
 from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger
 from .model import (
     VessNet, CheckpointError, build_model, checkpoint_hash, count_parameters, eval_mode, load_checkpoint, model_device,
-    save_checkpoint)
+    save_checkpoint, model_class)
 
 # %% auto #0
 __all__ = ['COUNTS', 'METRICS', 'VAL_METRICS', 'HISTORY_FIELDS', 'skeleton_of', 'confusion_counts', 'metrics_from_counts',
            'segmentation_metrics', 'roc_auc', 'mean_std', 'score_images', 'predict_dataset', 'evaluate',
            'SegmentationLoss', 'TrainError', 'make_optimizer', 'cudnn_determinism', 'write_history', 'plot_history',
-           'curves_path', 'train', 'fit_global_threshold', 'threshold_score', 'evaluate_baseline', 'train_stage']
+           'curves_path', 'train', 'fit_global_threshold', 'threshold_score', 'evaluate_baseline',
+           'stage_model_arguments', 'train_stage']
 
 # %% ../nbs/02_train.ipynb #123b0490
 def _counts(pred:torch.Tensor, target:torch.Tensor):
@@ -374,7 +375,8 @@ def fit_global_threshold(images, masks, method:str='best', levels:int=256) -> di
 
 def threshold_score(image, baseline:dict) -> torch.Tensor:
     "Intensity of `image` oriented by the baseline's polarity (vessels high); predicted vessel where it exceeds `baseline['threshold']`."
-    x = torch.as_tensor(np.asarray(image, np.float32)).squeeze()
+    x = torch.as_tensor(np.asarray(image, np.float32))
+    x = x.reshape(-1, *x.shape[-2:]).mean(0)               # (H, W); several channels: their mean
     return x if baseline['polarity'] == 1 else 1 - x
 
 def evaluate_baseline(baseline:dict, dataset, auc:bool=True) -> dict:
@@ -387,22 +389,35 @@ def _brief(r:dict) -> dict:
     "Pooled metrics plus per-image mean and std of one `score_images` result, for summary.json."
     return {**r['pooled'], 'mean': r['mean'], 'std': r['std'], 'threshold': r['threshold'], 'n_images': r['n_images']}
 
-def _baseline(root, split, test_ds, method='best'):
-    "The global-threshold baseline fitted on the training images of `split`, and its test metrics."
-    plain = VessMapDataset(root, split['train'])
-    bl = fit_global_threshold([plain[k][0][0] for k in range(len(plain))], [plain[k][1] for k in range(len(plain))], method=method)
+def _baseline(root, split, test_ds, method='best', channels=RunConfig.channels):
+    "The global-threshold baseline fitted on the training images of `split` (the channel mean of several), and its test metrics."
+    plain = VessMapDataset(root, split['train'], channels=channels)
+    bl = fit_global_threshold([plain[k][0].mean(0) for k in range(len(plain))], [plain[k][1] for k in range(len(plain))], method=method)
     return bl, evaluate_baseline(bl, test_ds)
+
+def stage_model_arguments(cfg:RunConfig, n_channels:int=1) -> dict:
+    "The run's model arguments for data with `n_channels` channels: `in_channels` set to it where the class takes one."
+    kw = cfg.model_arguments()
+    if n_channels == 1 and 'in_channels' not in kw: return kw
+    if kw.get('in_channels', n_channels) != n_channels:
+        raise TrainError(f"model_kwargs: in_channels={kw['in_channels']}, but the data has {n_channels} channel(s) (channels={cfg.channels!r})")
+    if 'in_channels' not in inspect.signature(model_class(cfg.model, allow=(cfg.model,))).parameters:
+        raise TrainError(f"{cfg.model} takes no in_channels argument, and the data has {n_channels} channels; "
+                         "use channels=gray/red/green/blue or a model that takes in_channels")
+    return {**kw, 'in_channels': n_channels}
 
 # %% ../nbs/02_train.ipynb #c7a5a8e6
 def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     "Train and evaluate a VessNet on `data` (what `data_stage` returned) with the options `cfg`; returns the summary."
     run_dir, root, split = new_run_dir(cfg.run_dir), Path(data['root']), data['split']
     if not split['test']: raise TrainError(f"{run_file(run_dir, 'split')}: the test split is empty")
-    train_ds = VessMapDataset(root, split['train'], crop=cfg.crop, augment=True, seed=cfg.seed)
-    val_ds = VessMapDataset(root, split['val']) if split['val'] else None
-    test_ds = VessMapDataset(root, split['test'])
+    ch = data.get('channels', RunConfig.channels)                 # what the data stage kept of colour images
+    train_ds = VessMapDataset(root, split['train'], crop=cfg.crop, augment=True, seed=cfg.seed, channels=ch)
+    val_ds = VessMapDataset(root, split['val'], channels=ch) if split['val'] else None
+    test_ds = VessMapDataset(root, split['test'], channels=ch)
     torch.manual_seed(cfg.seed)
-    model, t0 = build_model(cfg.model, **cfg.model_arguments()), time.perf_counter()
+    kwargs = stage_model_arguments(cfg, train_ds.channels)
+    model, t0 = build_model(cfg.model, **kwargs), time.perf_counter()
     hist = train(model, train_ds, val_ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                  patience=cfg.patience, optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, amp=cfg.amp,
                  channels_last=cfg.channels_last, device=cfg.device, seed=cfg.seed, samples_per_epoch=cfg.samples_per_epoch,
@@ -410,10 +425,10 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     wall, best_path = time.perf_counter() - t0, run_file(run_dir, 'checkpoint')
     best, meta = load_checkpoint(best_path, map_location=cfg.device, allow=(cfg.model,))
     test = evaluate(best, test_ds)
-    bl, bl_test = _baseline(root, split, test_ds)
+    bl, bl_test = _baseline(root, split, test_ds, channels=ch)
     save_json(dict(model=test, baseline={**bl, **bl_test}), run_file(run_dir, 'evaluation'))
     values = dict(data=str(root), split_sizes={k: len(split[k]) for k in ('train', 'val', 'test')},
-                  model=cfg.model, model_kwargs=cfg.model_arguments(), width=cfg.width if cfg.model == DEFAULT_MODEL else None,
+                  model=cfg.model, model_kwargs=kwargs, channels=ch, in_channels=train_ds.channels, width=cfg.width if cfg.model == DEFAULT_MODEL else None,
                   parameters=count_parameters(best), epochs=len(hist), best_epoch=meta['epoch'],
                   crop=cfg.crop, batch_size=cfg.batch_size, lr=cfg.lr, samples_per_epoch=cfg.samples_per_epoch,
                   optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, patience=cfg.patience, weight_decay=cfg.weight_decay,

@@ -14,16 +14,16 @@ from scipy.ndimage import distance_transform_edt
 
 from .data import save_figure, new_run_dir, update_summary
 from .model import VessNet, vessel_probability, load_checkpoint
-from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target
+from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target, row_shape
 from .threshold import show_map, influence_map, normalise, load_influence, demo_setup
 from .jacobian import stage_model
 from .config import RunConfig, VessnbError, run_file, logger
 
 # %% auto #0
-__all__ = ['ValidateError', 'panel_figure', 'check_coords', 'choose_coords', 'validation_figure', 'finite_difference_check',
-           'batch_gradients', 'smoothgrad', 'integrated_gradients', 'correlation', 'compare_attributions',
-           'comparison_figure', 'influence_table', 'summary_figure', 'finite_difference_figure', 'validate_images',
-           'validate_stage']
+__all__ = ['ValidateError', 'panel_figure', 'check_coords', 'choose_coords', 'as_batch1', 'image_row_shape', 'validation_figure',
+           'finite_difference_check', 'batch_gradients', 'smoothgrad', 'integrated_gradients', 'correlation',
+           'compare_attributions', 'comparison_figure', 'influence_table', 'summary_figure', 'finite_difference_figure',
+           'validate_images', 'validate_stage']
 
 # %% ../nbs/05_validate.ipynb #ae1349e8
 class ValidateError(VessnbError, ValueError):
@@ -72,10 +72,19 @@ def choose_coords(prob, counts=None, n:int=2, margin:int=2) -> list[tuple[int, i
         if len(out) == n: break
     return out
 
+def as_batch1(image) -> torch.Tensor:
+    "An image (H, W) or (C, H, W) as a batch of one, (1, C, H, W)."
+    x = torch.as_tensor(image)
+    return x.reshape(1, -1, *x.shape[-2:])
+
+def image_row_shape(image) -> tuple:
+    "Shape of one Jacobian row of `image` (H, W) or (C, H, W): (H, W) for one channel, else (C, H, W)."
+    return row_shape(as_batch1(image))
+
 def validation_figure(image, prob, influence, rows, coords, title:str|None=None):
     "Image | p(vessel) | influence map | gradient row per coordinate | influence over image, in one row."
     coords = check_coords(coords, image.shape)
-    rows = torch.as_tensor(rows).reshape(len(coords), *image.shape[-2:])
+    rows = torch.as_tensor(rows).reshape(len(coords), *image_row_shape(image))
     panels = [dict(a=image, kind='image', title='image'),
               dict(a=prob, kind='prob', title='p(vessel)'),
               dict(a=normalise(influence), kind='influence', title='influence (normalised)', mark=coords)]
@@ -86,33 +95,35 @@ def validation_figure(image, prob, influence, rows, coords, title:str|None=None)
 
 # %% ../nbs/05_validate.ipynb #a9a215d3
 def _map64(model, target=None):
-    "A float64 copy of `model` as a function of images (B, H, W) -> its `target` map (B, h, w)."
+    "A float64 copy of `model` as a function of images (B, H, W) or (B, C, H, W) -> its `target` map (B, h, w)."
     m64 = copy.deepcopy(model).double().eval()
     fmap = target_map(m64, target)
     def f(z):
-        with torch.no_grad(): return fmap(z[:, None])
+        with torch.no_grad(): return fmap(z if z.ndim == 4 else z[:, None])
     return f
 
 def finite_difference_check(model, image, pixel, row, inputs=None, n_inputs:int=8, h:float=1e-6,
                             rtol:float=1e-3, scale:float|None=None, seed:int=0, target=None) -> dict:
     "Compare `row` (the drawn gradient of p[pixel]) with float64 central differences at `inputs` (default: chosen)."
     i, j = check_coords([pixel], image.shape)[0]
-    row = torch.as_tensor(row).detach().double().cpu().reshape(image.shape[-2:])
-    H, W = row.shape
+    shape = image_row_shape(image)                          # inputs are (a, b), or (c, a, b) for several channels
+    row = torch.as_tensor(row).detach().double().cpu().reshape(shape)
     if inputs is None:       # the largest entries, then random ones where the row is not zero
         flat = row.abs().reshape(-1)
-        top = flat.topk(min(n_inputs // 2, H * W)).indices.tolist()
-        support = flat.nonzero()[:, 0] if (flat > 0).any() else torch.arange(H * W)
+        top = flat.topk(min(n_inputs // 2, flat.numel())).indices.tolist()
+        support = flat.nonzero()[:, 0] if (flat > 0).any() else torch.arange(flat.numel())
         rnd = support[torch.randperm(len(support), generator=torch.Generator().manual_seed(seed))].tolist()
-        inputs = [divmod(k, W) for k in list(dict.fromkeys(top + rnd))[:n_inputs]]
-    inputs = check_coords(inputs, image.shape)
+        inputs = [tuple(int(v) for v in np.unravel_index(k, shape)) for k in list(dict.fromkeys(top + rnd))[:n_inputs]]
+    inputs = [tuple(t) for t in inputs]
+    if any(len(t) != len(shape) or not all(0 <= v < n for v, n in zip(t, shape)) for t in inputs):
+        raise ValidateError(f'inputs: expected indices into a row of shape {shape}, got {inputs}')
     dev = next(model.parameters()).device
-    x64 = torch.as_tensor(image).detach().double().to(dev).reshape(H, W)
-    X = x64.repeat(2 * len(inputs), 1, 1)                   # +h and -h copies, one batched forward pass
-    for k, (a, b) in enumerate(inputs): X[2 * k, a, b] += h; X[2 * k + 1, a, b] -= h
+    x64 = torch.as_tensor(image).detach().double().to(dev).reshape(shape)
+    X = x64.repeat(2 * len(inputs), *[1] * len(shape))      # +h and -h copies, one batched forward pass
+    for k, t in enumerate(inputs): X[(2 * k, *t)] += h; X[(2 * k + 1, *t)] -= h
     P = _map64(model, target)(X)[:, i, j].cpu()
     numeric = ((P[0::2] - P[1::2]) / (2 * h)).tolist()
-    analytic = [float(row[a, b]) for a, b in inputs]
+    analytic = [float(row[t]) for t in inputs]
     row_max = float(row.abs().max())
     scale = row_max if scale is None else float(scale)
     err = max(abs(u - v) for u, v in zip(analytic, numeric))
@@ -125,21 +136,21 @@ def _pixels(pixels, shape):
     return torch.tensor(check_coords(pixels, shape), dtype=torch.long)
 
 def batch_gradients(model, images, pixels, target=None, batch:int=32) -> torch.Tensor:
-    "(n_pixels, B, H, W): the gradient of the `target` map's pixel at each image of `images` (B, H, W), `batch` images a pass."
+    "(n_pixels, *images.shape): the gradient of the `target` map's pixel at each of `images` (B, H, W) or (B, C, H, W), `batch` a pass."
     fmap, px = target_map(model, target), _pixels(pixels, images.shape[-2:])
     p = next(model.parameters())
     out = torch.empty(len(px), *images.shape, dtype=torch.float32, device=images.device)
     with exact_settings(model):
         for k in range(0, len(images), batch):
             z = images[k:k + batch].to(p.device, p.dtype).detach().requires_grad_(True)
-            y = fmap(z[:, None])
+            y = fmap(z if z.ndim == 4 else z[:, None])
             for n, (i, j) in enumerate(px.tolist()):      # images are independent in eval mode: the sum's gradient is theirs
                 out[n, k:k + len(z)] = torch.autograd.grad(y[:, i, j].sum(), z, retain_graph=n < len(px) - 1)[0].float()
     return out
 
 # %% ../nbs/05_validate.ipynb #0ebe7a8d
 def smoothgrad(model, image, pixels, n:int=16, sigma:float=0.15, seed:int=0, target=None, batch:int=32) -> torch.Tensor:
-    "(n_pixels, H, W) mean gradient of the `target` map's pixels over `n` noisy copies of `image` (noise std = `sigma` x value range)."
+    "(n_pixels, *image.shape) mean gradient of the `target` map's pixels over `n` noisy copies of `image` (noise std = `sigma` x value range)."
     image = torch.as_tensor(image).float()
     std = sigma * float(image.max() - image.min())
     gen = torch.Generator().manual_seed(seed)
@@ -147,7 +158,7 @@ def smoothgrad(model, image, pixels, n:int=16, sigma:float=0.15, seed:int=0, tar
     return batch_gradients(model, noisy, pixels, target, batch).mean(1)
 
 def integrated_gradients(model, image, pixels, baseline=None, steps:int=32, target=None, batch:int=32) -> torch.Tensor:
-    "(n_pixels, H, W) Integrated Gradients of the `target` map's pixels from `baseline` (default: zeros) to `image`, midpoint rule."
+    "(n_pixels, *image.shape) Integrated Gradients of the `target` map's pixels from `baseline` (default: zeros) to `image`, midpoint rule."
     image = torch.as_tensor(image).float()
     base = torch.zeros_like(image) if baseline is None else torch.as_tensor(baseline).float().to(image.device)
     path = torch.stack([base + (k + 0.5) / steps * (image - base) for k in range(steps)])
@@ -168,7 +179,7 @@ def compare_attributions(model, image, pixel, n:int=16, sigma:float=0.15, steps:
     (i, j), fmap = pixel, target_map(model, target)
     with torch.no_grad(), exact_settings(model):
         x = torch.as_tensor(image).float().to(exact.device)
-        dp = float(fmap(x[None, None])[0, i, j] - fmap(torch.zeros_like(x)[None, None])[0, i, j])
+        dp = float(fmap(as_batch1(x))[0, i, j] - fmap(as_batch1(torch.zeros_like(x)))[0, i, j])
     return dict(pixel=tuple(pixel), exact=exact, smoothgrad=sg, integrated_gradients=ig,
                 ig_completeness_error=abs(float(ig.sum()) - dp),   # |sum IG - (p(x) - p(0))|: the quadrature error
                 corr_smoothgrad=correlation(exact, sg), corr_integrated_gradients=correlation(exact, ig),
