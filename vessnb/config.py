@@ -32,7 +32,7 @@ class ConfigError(VessnbError, ValueError):
 # %% ../nbs/00_config.ipynb #ed31d815
 RUN_FILES = dict(config='config.json', summary='summary.json', split='split.json', log='run.log',
                  data='data', checkpoints='checkpoints', checkpoint='checkpoints/best.pt', last='checkpoints/last.pt',
-                 evaluation='evaluation.json', store='jacobians.zarr', maps='maps', figures='figures',
+                 evaluation='evaluation.json', probabilities='test_probabilities.npz', store='jacobians.zarr', maps='maps', figures='figures',
                  notebooks='notebooks', explorer='explorer')
 
 def run_file(run_dir, key:str) -> Path:
@@ -100,7 +100,7 @@ def option(default, help:str, choices=None, group:str='run'):
 class RunConfig:
     "Every option of one vessnb run (see `vessnb run --help`)."
     run_dir: str = option('runs/default', 'run folder: checkpoint, store, maps, figures, notebooks, summary.json')
-    data: str = option(None, 'data folder in the VessMap layout (default: a synthetic set made in the run folder)', group='data')
+    data: str = option(None, 'data: a VessMap folder, an nnU-Net raw folder, or a .json/.csv list of image/label pairs (default: a synthetic set made in the run folder)', group='data')
     n_synthetic: int = option(40, 'images in the synthetic data set (when no --data)', group='data')
     synthetic_size: int = option(128, 'side of the synthetic images, px', group='data')
     channels: str = option('gray', "what to keep of colour images: gray (luma), one of red/green/blue, or all (a multi-channel model)",
@@ -211,7 +211,7 @@ def _check(self) -> RunConfig:
     _check_device(self.device)
     if (self.workers or self.scheduler) and importlib.util.find_spec('distributed') is None:
         raise ConfigError('workers / scheduler need Dask: pip install "vessnb[dask]"')
-    if self.data is not None and not Path(self.data).is_dir(): raise ConfigError(f'data folder {self.data} does not exist')
+    if self.data is not None and not Path(self.data).exists(): raise ConfigError(f'data folder or list {self.data} does not exist')
     return self
 RunConfig.check = _check
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #44154176
 from __future__ import annotations
-import os, re, json, math, shutil, tempfile, warnings, contextlib
+import os, re, csv, json, math, shutil, tempfile, warnings, contextlib
 from pathlib import Path
 from functools import lru_cache
 
@@ -21,13 +21,14 @@ from .config import (RunConfig, VessnbError, run_file, logger, atomic_write, sav
                            update_summary, _umask, COLOUR_CHANNELS)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'SYNTHETIC_VERSION', 'VESSMAP_ENV', 'DataError', 'MissingDataError', 'MissingMaskError',
-           'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError',
-           'DatasetCheckError', 'save_figure', 'new_run_dir', 'load_image', 'load_mask', 'image_path', 'mask_path',
-           'skeleton_path', 'list_names', 'load_item', 'image_channels', 'check_dataset', 'read_split_files',
-           'split_names', 'save_split', 'load_split', 'centre_crop', 'augment_arrays', 'VessMapDataset',
-           'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap', 'item_stats',
-           'dataset_stats', 'plot_samples', 'stats_table', 'find_vessmap', 'plot_comparison', 'data_stage']
+__all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'LIST_KEYS', 'SYNTHETIC_VERSION', 'VESSMAP_ENV', 'DataError', 'MissingDataError',
+           'MissingMaskError', 'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError',
+           'CropTooLargeError', 'DatasetCheckError', 'save_figure', 'new_run_dir', 'load_image', 'load_mask',
+           'is_image_file', 'detect_layout', 'data_index', 'image_path', 'mask_path', 'skeleton_path', 'fov_path',
+           'list_names', 'load_item', 'load_fov', 'image_channels', 'check_dataset', 'read_split_files', 'split_names',
+           'save_split', 'load_split', 'centre_crop', 'augment_arrays', 'VessMapDataset', 'synthetic_geometry',
+           'render_vessels', 'synthetic_item', 'make_synthetic_vessmap', 'item_stats', 'dataset_stats', 'plot_samples',
+           'stats_table', 'find_vessmap', 'plot_comparison', 'data_stage']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -62,7 +63,8 @@ def new_run_dir(run_dir=None):
     return run_dir
 
 # %% ../nbs/00_data.ipynb #5eaddfd2
-IMAGE_EXTS = ('.tiff', '.tif', '.png')
+IMAGE_EXTS = ('.tiff', '.tif', '.png', '.gif', '.jpg', '.jpeg')   # any case
+LIST_EXTS = ('.json', '.csv')                                        # data lists of image/label pairs
 
 def _read_array(path):
     "Raw pixel array of `path` (TIFF via tifffile, others via Pillow); `DataError` naming the file on failure."
@@ -125,36 +127,134 @@ def load_mask(path):
 def _natural_key(s):
     return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', s)]
 
-def _find(folder, name, exts=IMAGE_EXTS):
-    for e in exts:
-        p = Path(folder)/f'{name}{e}'
-        if p.exists(): return p
-    return None
+def is_image_file(p) -> bool:
+    "Is `p` an image file vessnb reads: a visible file whose extension (any case) is one of `IMAGE_EXTS`."
+    p = Path(p)
+    return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith('.')
 
-def image_path(root, name): 
-    "Path of image `name` in `root/images` (`DataError` if missing)."
-    p = _find(Path(root)/'images', name)
-    if p is None: raise MissingDataError(f'{Path(root)/"images"/name}: no image file (.tiff, .tif or .png)')
+def _folder_images(folder) -> dict:
+    "{stem: path} of the image files in `folder` ({} if it does not exist); two files with one stem are an error."
+    out = {}
+    if not Path(folder).is_dir(): return out
+    for p in sorted(Path(folder).iterdir()):
+        if not is_image_file(p): continue
+        if p.stem in out: raise DataError(f'{p}: another file has the name {p.stem!r} ({out[p.stem].name}); keep one')
+        out[p.stem] = p
+    return out
+
+def detect_layout(root) -> str:
+    "The layout of the data at `root`: 'list' (a .json/.csv file), 'nnunet' (a folder with imagesTr/) or 'vessmap'."
+    root = Path(root)
+    if root.is_file():
+        if root.suffix.lower() in LIST_EXTS: return 'list'
+        raise DataError(f"{root}: a data set is a folder or a list of image/label pairs ({', '.join(LIST_EXTS)})")
+    if not root.is_dir(): raise MissingDataError(f'{root}: data folder does not exist')
+    return 'nnunet' if (root/'imagesTr').is_dir() else 'vessmap'
+
+# %% ../nbs/00_data.ipynb #08263111
+def _entry(image, label=None, skeleton=None, fov=None, split=None):
+    return dict(image=image, label=label, skeleton=skeleton, fov=fov, split=split)
+
+def _subfolders(root): return sorted(p.name + '/' for p in Path(root).iterdir() if p.is_dir())
+
+def _vessmap_index(root):
+    if not (root/'images').is_dir():
+        raise MissingDataError(f"{root/'images'}: images folder does not exist (the VessMap layout is images/ and labels/, "
+                               f"optional skeletons/, fov/, splits/; found {_subfolders(root) or 'no folders'}; for other layouts "
+                               "pass a data list .json/.csv or an nnU-Net folder with imagesTr/)")
+    f = {k: _folder_images(root/k) for k in ('images', 'labels', 'skeletons', 'fov')}
+    return {n: _entry(p, f['labels'].get(n), f['skeletons'].get(n), f['fov'].get(n)) for n, p in f['images'].items()}
+
+def _nnunet_index(root):
+    cases = {}
+    for p in sorted((root/'imagesTr').iterdir()):
+        if not is_image_file(p): continue
+        m = re.fullmatch(r'(.+)_(\d{4})', p.stem)
+        if not m: raise DataError(f'{p}: nnU-Net image files are named CASE_XXXX{p.suffix} (XXXX: the channel)')
+        cases.setdefault(m[1], []).append(p)
+    for c, ps in cases.items():
+        if len(ps) > 1: raise DataError(f'{ps[1]}: case {c!r} has {len(ps)} channel files; vessnb reads one file per image so far')
+    labels = _folder_images(root/'labelsTr')
+    return {c: _entry(ps[0], labels.get(c)) for c, ps in cases.items()}
+
+# %% ../nbs/00_data.ipynb #08263112
+LIST_KEYS = {'training': None, 'validation': 'val', 'test': 'test', 'testing': 'test'}   # datalist key -> split
+
+def _list_rows(path):
+    "The entries of a data list file as dicts (JSON datalist or CSV); `UnreadableFileError` naming it."
+    try:
+        if path.suffix.lower() == '.json':
+            d = json.loads(path.read_text())
+            if not isinstance(d, dict): raise ValueError('expected an object with a "training" list')
+            return [({'split': sp} | e) if isinstance(e, dict) else {'image': e, 'split': sp}
+                    for key, sp in LIST_KEYS.items() for e in d.get(key, [])]
+        with open(path, newline='') as f: return [{k.strip(): (v or '').strip() for k, v in r.items() if k} for r in csv.DictReader(f)]
+    except (OSError, ValueError, csv.Error) as e: raise UnreadableFileError(f'{path}: cannot read the data list ({e})') from None
+
+def _list_index(path):
+    rows, base, out = _list_rows(path), path.parent, {}
+    if not rows: raise MissingDataError(f'{path}: the data list has no entries')
+    for k, r in enumerate(rows):
+        if not r.get('image'): raise DataError(f"{path}: entry {k + 1} has no 'image'")
+        sp = r.get('split') or None
+        if sp not in (None, 'train', 'val', 'test'): raise DataError(f"{path}: entry {k + 1} has split {sp!r} (train, val or test)")
+        e = _entry(*(base/str(r[c]) if r.get(c) else None for c in ('image', 'label', 'skeleton', 'fov')), split=sp)
+        name = e['image'].stem
+        if name in out: raise DataError(f"{path}: two entries are named {name!r} ({out[name]['image']} and {e['image']})")
+        out[name] = e
+    return out
+
+def _signature(root):
+    root = Path(root)
+    paths = [root] + ([root/k for k in ('images', 'labels', 'skeletons', 'fov', 'imagesTr', 'labelsTr')] if root.is_dir() else [])
+    return tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.exists())
+
+@lru_cache(maxsize=16)
+def _cached_index(root, layout, sig):
+    return {'vessmap': _vessmap_index, 'list': _list_index, 'nnunet': _nnunet_index}[layout](Path(root))
+
+def data_index(root) -> tuple[str, dict]:
+    "(layout, {name: {image, label, skeleton, fov, split}}) of the data at `root` (a folder or a data list file)."
+    layout = detect_layout(root)
+    return layout, _cached_index(str(Path(root)), layout, _signature(root))
+
+# %% ../nbs/00_data.ipynb #08263114
+def _item(root, name):
+    layout, idx = data_index(root)
+    if name not in idx:
+        where = Path(root)/'images'/name if layout == 'vessmap' else Path(root)
+        raise MissingDataError(f'{where}: no image named {name!r} in the data set')
+    return layout, idx[name]
+
+def image_path(root, name):
+    "Path of the image `name` of the data at `root` (`MissingDataError` if it is not there)."
+    p = _item(root, name)[1]['image']
+    if not p.is_file(): raise MissingDataError(f'{p}: image file of {name!r} does not exist')
     return p
 
 def mask_path(root, name):
-    "Path of the mask of `name` in `root/labels` (`MissingMaskError` if missing)."
-    p = _find(Path(root)/'labels', name)
-    if p is None: raise MissingMaskError(f'{Path(root)/"labels"/name}.png: mask missing for image {name!r}')
-    return p
+    "Path of the label mask of `name` (`MissingMaskError` if it has none)."
+    layout, e = _item(root, name)
+    if e['label'] is None:
+        where = f"{Path(root)/'labels'/name}.png" if layout == 'vessmap' else f"{root} ({layout} layout)"
+        raise MissingMaskError(f'{where}: mask missing for image {name!r}')
+    return e['label']
 
 def skeleton_path(root, name):
-    "Path of the centre line of `name` in `root/skeletons`, or None (skeletons are optional)."
-    return _find(Path(root)/'skeletons', name)
+    "Path of the centre line of `name`, or None (skeletons are optional)."
+    return _item(root, name)[1]['skeleton']
+
+def fov_path(root, name):
+    "Path of the field-of-view mask of `name`, or None (optional: metrics are then over the whole image)."
+    return _item(root, name)[1]['fov']
 
 def list_names(root):
-    "Sorted names (file stems) of the images in `root/images`; `MissingDataError` if the folder is missing or empty."
-    folder = Path(root)/'images'
-    if not Path(root).is_dir(): raise MissingDataError(f'{root}: data folder does not exist')
-    if not folder.is_dir(): raise MissingDataError(f'{folder}: images folder does not exist')
-    names = {p.stem for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith('.')}
-    if not names: raise MissingDataError(f'{folder}: no images (.tiff, .tif, .png) in folder')
-    return sorted(names, key=_natural_key)
+    "Sorted names of the images of the data at `root`; `MissingDataError` if there are none."
+    layout, idx = data_index(root)
+    names = sorted(idx, key=_natural_key)
+    where = {'vessmap': Path(root)/'images', 'nnunet': Path(root)/'imagesTr'}.get(layout, root)
+    if not names: raise MissingDataError(f"{where}: no images ({', '.join(IMAGE_EXTS)}) in the data set")
+    return names
 
 # %% ../nbs/00_data.ipynb #9cb766f0
 def load_item(root, name, crop=None, channels:str='gray'):
@@ -175,6 +275,16 @@ def load_item(root, name, crop=None, channels:str='gray'):
         raise CropTooLargeError(f'{image_path(root, name)}: image {size} is smaller than the crop {crop}')
     return img, mask, skel
 
+def load_fov(root, name, shape=None):
+    "The field-of-view mask of `name` as uint8 (H, W), or None; checked against the image `shape` when given."
+    p = fov_path(root, name)
+    if p is None: return None
+    fov = load_mask(p)
+    if shape is not None and fov.shape != tuple(shape):
+        raise SizeMismatchError(f'{p}: field-of-view shape {fov.shape} differs from image shape {tuple(shape)}')
+    if not fov.any(): raise BadImageError(f'{p}: the field-of-view mask is empty')
+    return fov
+
 def image_channels(img) -> int:
     "Channels of a loaded image: 1 for (H, W), C for (C, H, W)."
     return 1 if img.ndim == 2 else int(img.shape[0])
@@ -184,31 +294,38 @@ def check_dataset(root, crop=None, names=None, channels:str='gray'):
     root = Path(root)
     all_names = list_names(root)
     names = all_names if names is None else list(names)
-    problems, shapes, n_skel, n_channels = [], set(), 0, {}
-    imgs = Path(root)/'images'
-    known = set(all_names)
+    problems, shapes, n_skel, n_fov, n_channels = [], set(), 0, 0, {}
+    layout, known = detect_layout(root), set(all_names)
+    if layout == 'vessmap' and not (root/'labels').is_dir():      # one problem, not one missing mask per image
+        raise DatasetCheckError(root, [MissingDataError(f"{root/'labels'}: labels folder does not exist (the VessMap layout needs "
+            f"images/ and labels/; found {_subfolders(root)}); for other layouts pass a data list .json/.csv")])
     for name in names:
-        if name not in known: problems.append(MissingDataError(f'{imgs/name}: no image file for requested name')); continue
-        try: img, mask, skel = load_item(root, name, crop, channels)
+        if name not in known: problems.append(MissingDataError(f'{Path(root)/"images"/name}: no image file for requested name')); continue
+        try:
+            img, mask, skel = load_item(root, name, crop, channels)
+            n_fov += load_fov(root, name, img.shape[-2:]) is not None
         except DataError as e: problems.append(e); continue
         shapes.add(img.shape[-2:]); n_skel += skel is not None
         n_channels.setdefault(image_channels(img), image_path(root, name))
-    labels = Path(root)/'labels'
-    if labels.is_dir():
-        for p in sorted(labels.iterdir()):
-            if p.suffix.lower() in IMAGE_EXTS and p.stem not in known:
-                problems.append(MissingDataError(f'{p}: mask without image'))
+    if layout == 'vessmap':
+        for n, p in _folder_images(root/'labels').items():
+            if n not in known: problems.append(MissingDataError(f'{p}: mask without image'))
     if len(n_channels) > 1:
         problems.append(DataError(f"images with different numbers of channels under channels='{channels}': "
                                   + ', '.join(f'{c} ({p})' for c, p in sorted(n_channels.items()))))
     if problems: raise DatasetCheckError(root, problems)
-    return {'root': str(root), 'n': len(names), 'shapes': sorted(shapes), 'skeletons': n_skel,
+    return {'root': str(root), 'layout': layout, 'n': len(names), 'shapes': sorted(shapes), 'skeletons': n_skel, 'fov': n_fov,
             'channels': next(iter(n_channels), 1), 'channel_choice': channels}
 
 # %% ../nbs/00_data.ipynb #1233bca2
 def read_split_files(root):
-    "The split in `root/splits/{train,val,test}.txt`, or None if those files are absent."
+    "The split that comes with the data: `root/splits/{train,val,test}.txt`, or a data list's; None if there is none."
+    layout, idx = data_index(root)
+    if layout == 'list':
+        if all(e['split'] is None for e in idx.values()): return None
+        return {k: sorted((n for n, e in idx.items() if (e['split'] or 'train') == k), key=_natural_key) for k in ('train', 'val', 'test')}
     folder = Path(root)/'splits'
+    if layout != 'vessmap': return None
     files = {k: folder/f'{k}.txt' for k in ('train', 'val', 'test')}
     if not all(p.is_file() for p in files.values()): return None
     known, split = set(list_names(root)), {}
@@ -279,7 +396,8 @@ class VessMapDataset(torch.utils.data.Dataset):
         self.names = list_names(root) if names is None else list(names)
         if not self.names: raise MissingDataError(f'{root}: empty list of names')
         self.channels = check_dataset(root, crop=crop, names=self.names, channels=channels)['channels']
-        self.items = []
+        self.items, fovs = [], [load_fov(root, n) for n in self.names]
+        self.fovs = fovs if any(f is not None for f in fovs) else None      # field-of-view masks, when the data has them
         for name in self.names:
             img, mask, skel = load_item(root, name, channels=channels)
             if skel is None: skel = skeletonize(mask.astype(bool)).astype(np.uint8)
@@ -609,7 +727,8 @@ def _choose_split(cfg, root):
     if cfg.split in ('auto', 'seeded'):
         files = read_split_files(root) if cfg.split == 'auto' else None
         s = files or split_names(root, seed=cfg.seed, use_split_files=False)
-        return s, f'{root}/splits/*.txt' if files else f'seeded 80/10/10 (seed {cfg.seed})'
+        where = f'{root}/splits/*.txt' if detect_layout(root) == 'vessmap' else str(root)
+        return s, f'data: {where}' if files else f'seeded 80/10/10 (seed {cfg.seed})'
     rec, known = load_split(cfg.split), set(list_names(root))
     unknown = [n for k in ('train', 'val', 'test') for n in rec[k] if n not in known]
     if unknown: raise MissingDataError(f'{cfg.split}: names not in {root}: {unknown[:5]}')

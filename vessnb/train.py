@@ -59,13 +59,17 @@ def skeleton_of(mask) -> torch.Tensor:
 
 COUNTS = ('tp', 'fp', 'fn', 'tn', 'skel_pred_in_target', 'skel_pred', 'skel_target_in_pred', 'skel_target')
 
-def confusion_counts(pred, target, skeleton=None, pred_skeleton=None) -> dict:
-    "Pixel counts behind all metrics: confusion counts and the clDice skeleton counts (see `COUNTS`)."
+def confusion_counts(pred, target, skeleton=None, pred_skeleton=None, region=None) -> dict:
+    "Pixel counts behind all metrics: confusion counts and the clDice skeleton counts (see `COUNTS`), inside `region` if given."
     pred, target = _binary(pred, 'pred'), _binary(target, 'target')
     if pred.shape != target.shape: raise ValueError(f"pred shape {tuple(pred.shape)} differs from target shape {tuple(target.shape)}")
     sp = skeleton_of(pred) if pred_skeleton is None else _binary(pred_skeleton, 'pred_skeleton')
     st = skeleton_of(target) if skeleton is None else _binary(skeleton, 'skeleton')
+    if region is not None:                     # a field of view: pixels outside it count for nothing
+        r = _binary(region, 'region')
+        pred, target, sp, st = pred & r, target & r, sp & r, st & r
     tp, fp, fn, tn = _counts(pred, target)
+    if region is not None: tn -= int((~r).sum())
     return dict(tp=tp, fp=fp, fn=fn, tn=tn, skel_pred_in_target=(sp & target).sum().item(), skel_pred=sp.sum().item(),
                 skel_target_in_pred=(st & pred).sum().item(), skel_target=st.sum().item())
 
@@ -95,7 +99,7 @@ def roc_auc(score, target) -> float:
     if n_pos == 0 or n_neg == 0: return float('nan')
     _, inverse, counts = torch.unique(s, return_inverse=True, return_counts=True)
     first = torch.cumsum(counts, 0) - counts                     # rank (0-based) of each distinct value's first copy
-    rank = (first + (counts - 1) / 2 + 1)[inverse]               # mean 1-based rank over ties
+    rank = (first.double() + (counts - 1).double() / 2 + 1)[inverse]   # mean 1-based rank over ties (float64: exact)
     return float((rank[t].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 # %% ../nbs/02_train.ipynb #83d81f22
@@ -110,13 +114,15 @@ def mean_std(rows:list[dict], keys=METRICS) -> tuple[dict, dict]:
         mean[k], std[k] = (float(v.mean()), float(v.std())) if len(v) else (float('nan'), float('nan'))
     return mean, std
 
-def score_images(items, threshold:float=0.5, auc:bool=True, names=None) -> dict:
-    "Metrics of (score, mask, skeleton) maps thresholded at `threshold` (`score > threshold`): pooled, per-image mean/std, per image."
+def score_images(items, threshold:float=0.5, auc:bool=True, names=None, fovs=None) -> dict:
+    "Metrics of (score, mask, skeleton) maps thresholded at `threshold` (`score > threshold`): pooled, per-image mean/std, per image; inside `fovs` (field-of-view masks, one per image) if given."
     rows, total, scores, targets = [], dict.fromkeys(COUNTS, 0), [], []
     for k, (score, mask, skel) in enumerate(items):
         score, mask = torch.as_tensor(score).detach().float().cpu(), _binary(mask, 'mask')
-        c = confusion_counts(score > threshold, mask, skeleton=skel)
+        fov = None if fovs is None or fovs[k] is None else _binary(fovs[k], 'fov')
+        c = confusion_counts(score > threshold, mask, skeleton=skel, region=fov)
         r = metrics_from_counts(c)
+        if fov is not None: score, mask = score[fov], mask[fov]          # AUC over the pixels inside the field of view
         if auc: r['auc'] = roc_auc(score, mask); scores.append(score.flatten()); targets.append(mask.flatten())
         rows.append({'name': names[k] if names is not None else str(k), **r})
         total = {key: total[key] + c[key] for key in COUNTS}
@@ -141,15 +147,19 @@ def predict_dataset(model:nn.Module, dataset, loss_fn=None, channels_last:bool=F
 
 def evaluate(model:nn.Module, dataset, threshold:float=0.5, auc:bool=True, loss_fn=None, progress:bool=False,
              channels_last:bool=False) -> dict:
-    "Metrics of `model` on every (whole) image of `dataset` (see `score_images`), plus the mean `loss` if `loss_fn`."
-    losses = []
-    def items():
-        for p, mask, skel, loss in tqdm(predict_dataset(model, dataset, loss_fn, channels_last), total=len(dataset),
-                                        desc='evaluate', disable=not progress, leave=False):
-            if loss is not None: losses.append(loss)
-            yield p, mask, skel
-    out = score_images(items(), threshold=threshold, auc=auc, names=getattr(dataset, 'names', None))
-    if loss_fn is not None: out['loss'] = float(np.mean(losses))
+    "Metrics of `model` on every (whole) image of `dataset` (see `score_images`), plus the mean `loss` if `loss_fn`; also inside the field of view (`out['fov']`) when the dataset has FOV masks."
+    losses, items = [], []
+    for p, mask, skel, loss in tqdm(predict_dataset(model, dataset, loss_fn, channels_last), total=len(dataset),
+                                    desc='evaluate', disable=not progress, leave=False):
+        if loss is not None: losses.append(loss)
+        items.append((p, mask, skel))
+    return _scored(items, dataset, threshold, auc) | ({'loss': float(np.mean(losses))} if loss_fn is not None else {})
+
+def _scored(items, dataset, threshold, auc) -> dict:
+    "`score_images` of `items` over whole images, plus `fov`: the same inside the dataset's field-of-view masks (if any)."
+    names, fovs = getattr(dataset, 'names', None), getattr(dataset, 'fovs', None)
+    out = score_images(items, threshold=threshold, auc=auc, names=names)
+    if fovs is not None: out['fov'] = score_images(items, threshold=threshold, auc=auc, names=names, fovs=fovs)
     return out
 
 # %% ../nbs/02_train.ipynb #18f9cfa3
@@ -381,8 +391,8 @@ def threshold_score(image, baseline:dict) -> torch.Tensor:
 
 def evaluate_baseline(baseline:dict, dataset, auc:bool=True) -> dict:
     "Metrics of the global-threshold `baseline` on every (whole) image of `dataset`."
-    items = ((threshold_score(img, baseline), mask, skel) for img, mask, skel in (dataset[k] for k in range(len(dataset))))
-    return score_images(items, threshold=baseline['threshold'], auc=auc, names=getattr(dataset, 'names', None))
+    items = [(threshold_score(img, baseline), mask, skel) for img, mask, skel in (dataset[k] for k in range(len(dataset)))]
+    return _scored(items, dataset, baseline['threshold'], auc)
 
 # %% ../nbs/02_train.ipynb #b7a5a8e5
 def _brief(r:dict) -> dict:
@@ -425,6 +435,8 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     wall, best_path = time.perf_counter() - t0, run_file(run_dir, 'checkpoint')
     best, meta = load_checkpoint(best_path, map_location=cfg.device, allow=(cfg.model,))
     test = evaluate(best, test_ds)
+    probs = {n: p.numpy() for n, (p, *_) in zip(test_ds.names, predict_dataset(best, test_ds))}   # for re-scoring without the model
+    with atomic_write(run_file(run_dir, 'probabilities'), 'wb') as f: np.savez_compressed(f, **probs)
     bl, bl_test = _baseline(root, split, test_ds, channels=ch)
     save_json(dict(model=test, baseline={**bl, **bl_test}), run_file(run_dir, 'evaluation'))
     values = dict(data=str(root), split_sizes={k: len(split[k]) for k in ('train', 'val', 'test')},
@@ -435,8 +447,10 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
                   time_limit=cfg.time_limit, amp_requested=cfg.amp, amp=meta['train_config']['amp'], channels_last=cfg.channels_last,
                   device=str(cfg.device), seed=cfg.seed, wall_time_s=round(wall, 1), checkpoint=str(best_path),
                   checkpoint_sha256=checkpoint_hash(best_path), test=_brief(test),
+                  test_fov=_brief(test['fov']) if 'fov' in test else None, probabilities=str(run_file(run_dir, 'probabilities')),
                   baseline=dict(method=bl['method'], polarity=bl['polarity'], fit_threshold=bl['threshold'],
-                                train_dice=bl['train_dice'], test=_brief(bl_test)),
+                                train_dice=bl['train_dice'], test=_brief(bl_test),
+                                test_fov=_brief(bl_test['fov']) if 'fov' in bl_test else None),
                   beats_baseline=test['pooled']['dice'] > bl_test['pooled']['dice'],
                   figure=str(curves_path(run_dir).relative_to(run_dir)))
     update_summary(run_dir, 'train', values)
