@@ -21,14 +21,15 @@ from .config import (RunConfig, VessnbError, run_file, logger, atomic_write, sav
                            update_summary, _umask, COLOUR_CHANNELS)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'LIST_KEYS', 'SYNTHETIC_VERSION', 'VESSMAP_ENV', 'DataError', 'MissingDataError',
-           'MissingMaskError', 'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError',
-           'CropTooLargeError', 'DatasetCheckError', 'save_figure', 'new_run_dir', 'load_image', 'load_mask',
-           'is_image_file', 'detect_layout', 'data_index', 'image_path', 'mask_path', 'skeleton_path', 'fov_path',
-           'list_names', 'load_item', 'load_fov', 'image_channels', 'check_dataset', 'read_split_files', 'split_names',
-           'save_split', 'load_split', 'centre_crop', 'augment_arrays', 'VessMapDataset', 'synthetic_geometry',
-           'render_vessels', 'synthetic_item', 'make_synthetic_vessmap', 'item_stats', 'dataset_stats', 'plot_samples',
-           'stats_table', 'find_vessmap', 'plot_comparison', 'data_stage']
+__all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'VESSMAP_FOLDERS', 'NNUNET_FOLDERS', 'LIST_KEYS', 'SYNTHETIC_VERSION', 'VESSMAP_ENV',
+           'DataError', 'MissingDataError', 'MissingMaskError', 'UnreadableFileError', 'SizeMismatchError',
+           'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError', 'DatasetCheckError', 'save_figure',
+           'new_run_dir', 'load_image', 'load_mask', 'is_image_file', 'detect_layout', 'data_index', 'image_path',
+           'mask_path', 'skeleton_path', 'fov_path', 'list_names', 'load_item', 'load_fov', 'image_channels',
+           'check_dataset', 'read_split_files', 'split_names', 'save_split', 'load_split', 'centre_crop',
+           'augment_arrays', 'VessMapDataset', 'synthetic_geometry', 'render_vessels', 'synthetic_item',
+           'make_synthetic_vessmap', 'item_stats', 'dataset_stats', 'display_image', 'plot_samples', 'stats_table',
+           'find_vessmap', 'plot_comparison', 'data_stage']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -65,6 +66,8 @@ def new_run_dir(run_dir=None):
 # %% ../nbs/00_data.ipynb #5eaddfd2
 IMAGE_EXTS = ('.tiff', '.tif', '.png', '.gif', '.jpg', '.jpeg')   # any case
 LIST_EXTS = ('.json', '.csv')                                        # data lists of image/label pairs
+VESSMAP_FOLDERS = ('images', 'labels', 'skeletons', 'fov')   # a VessMap folder: images, masks, optional centre lines and FOV
+NNUNET_FOLDERS = ('imagesTr', 'labelsTr')                     # the nnU-Net raw folders vessnb reads
 
 def _read_array(path):
     "Raw pixel array of `path` (TIFF via tifffile, others via Pillow); `DataError` naming the file on failure."
@@ -79,7 +82,7 @@ def _read_array(path):
     except DataError: raise
     except Exception as e: raise UnreadableFileError(f'{path}: cannot read image ({type(e).__name__}: {e})') from e
 
-def _select_channels(a, path, channels:str='gray', warn=True):
+def _select_channels(a, path, channels:str=RunConfig.channels, warn=True):
     "What `channels` keeps of a raw array: (H, W) for gray/red/green/blue, (C, H, W) for 'all'."
     if channels not in COLOUR_CHANNELS: raise DataError(f"channels must be one of {', '.join(COLOUR_CHANNELS)}, got {channels!r}")
     if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = np.moveaxis(a, 0, -1)
@@ -98,7 +101,7 @@ def _select_channels(a, path, channels:str='gray', warn=True):
 
 def _to_gray(a, path, warn=True): return _select_channels(a, path, 'gray', warn)
 
-def load_image(path, channels:str='gray'):
+def load_image(path, channels:str=RunConfig.channels):
     "Image at `path` as float32 in [0, 1]: (H, W), or (C, H, W) for `channels='all'`; 8/16-bit, float, gray or colour."
     path = Path(path)
     raw = _read_array(path)
@@ -149,7 +152,7 @@ def detect_layout(root) -> str:
         if root.suffix.lower() in LIST_EXTS: return 'list'
         raise DataError(f"{root}: a data set is a folder or a list of image/label pairs ({', '.join(LIST_EXTS)})")
     if not root.is_dir(): raise MissingDataError(f'{root}: data folder does not exist')
-    return 'nnunet' if (root/'imagesTr').is_dir() else 'vessmap'
+    return 'nnunet' if (root/NNUNET_FOLDERS[0]).is_dir() else 'vessmap'
 
 # %% ../nbs/00_data.ipynb #08263111
 def _entry(image, label=None, skeleton=None, fov=None, split=None):
@@ -162,19 +165,19 @@ def _vessmap_index(root):
         raise MissingDataError(f"{root/'images'}: images folder does not exist (the VessMap layout is images/ and labels/, "
                                f"optional skeletons/, fov/, splits/; found {_subfolders(root) or 'no folders'}; for other layouts "
                                "pass a data list .json/.csv or an nnU-Net folder with imagesTr/)")
-    f = {k: _folder_images(root/k) for k in ('images', 'labels', 'skeletons', 'fov')}
+    f = {k: _folder_images(root/k) for k in VESSMAP_FOLDERS}
     return {n: _entry(p, f['labels'].get(n), f['skeletons'].get(n), f['fov'].get(n)) for n, p in f['images'].items()}
 
 def _nnunet_index(root):
     cases = {}
-    for p in sorted((root/'imagesTr').iterdir()):
+    for p in sorted((root/NNUNET_FOLDERS[0]).iterdir()):
         if not is_image_file(p): continue
         m = re.fullmatch(r'(.+)_(\d{4})', p.stem)
         if not m: raise DataError(f'{p}: nnU-Net image files are named CASE_XXXX{p.suffix} (XXXX: the channel)')
         cases.setdefault(m[1], []).append(p)
     for c, ps in cases.items():
         if len(ps) > 1: raise DataError(f'{ps[1]}: case {c!r} has {len(ps)} channel files; vessnb reads one file per image so far')
-    labels = _folder_images(root/'labelsTr')
+    labels = _folder_images(root/NNUNET_FOLDERS[1])
     return {c: _entry(ps[0], labels.get(c)) for c, ps in cases.items()}
 
 # %% ../nbs/00_data.ipynb #08263112
@@ -206,7 +209,7 @@ def _list_index(path):
 
 def _signature(root):
     root = Path(root)
-    paths = [root] + ([root/k for k in ('images', 'labels', 'skeletons', 'fov', 'imagesTr', 'labelsTr')] if root.is_dir() else [])
+    paths = [root] + ([root/k for k in VESSMAP_FOLDERS + NNUNET_FOLDERS] if root.is_dir() else [])
     return tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.exists())
 
 @lru_cache(maxsize=16)
@@ -252,12 +255,12 @@ def list_names(root):
     "Sorted names of the images of the data at `root`; `MissingDataError` if there are none."
     layout, idx = data_index(root)
     names = sorted(idx, key=_natural_key)
-    where = {'vessmap': Path(root)/'images', 'nnunet': Path(root)/'imagesTr'}.get(layout, root)
+    where = {'vessmap': Path(root)/VESSMAP_FOLDERS[0], 'nnunet': Path(root)/NNUNET_FOLDERS[0]}.get(layout, root)
     if not names: raise MissingDataError(f"{where}: no images ({', '.join(IMAGE_EXTS)}) in the data set")
     return names
 
 # %% ../nbs/00_data.ipynb #9cb766f0
-def load_item(root, name, crop=None, channels:str='gray'):
+def load_item(root, name, crop=None, channels:str=RunConfig.channels):
     "(image float32 (H, W) or (C, H, W), mask uint8, skeleton uint8 or None) of `name`, checked for size and (optionally) crop."
     img = load_image(image_path(root, name), channels)
     size = img.shape[-2:]
@@ -289,7 +292,7 @@ def image_channels(img) -> int:
     "Channels of a loaded image: 1 for (H, W), C for (C, H, W)."
     return 1 if img.ndim == 2 else int(img.shape[0])
 
-def check_dataset(root, crop=None, names=None, channels:str='gray'):
+def check_dataset(root, crop=None, names=None, channels:str=RunConfig.channels):
     "Check every item of `root` (or `names`); raise `DatasetCheckError` listing all problems, else return a report."
     root = Path(root)
     all_names = list_names(root)
@@ -324,8 +327,8 @@ def read_split_files(root):
     if layout == 'list':
         if all(e['split'] is None for e in idx.values()): return None
         return {k: sorted((n for n, e in idx.items() if (e['split'] or 'train') == k), key=_natural_key) for k in ('train', 'val', 'test')}
-    folder = Path(root)/'splits'
     if layout != 'vessmap': return None
+    folder = Path(root)/'splits'
     files = {k: folder/f'{k}.txt' for k in ('train', 'val', 'test')}
     if not all(p.is_file() for p in files.values()): return None
     known, split = set(list_names(root)), {}
@@ -391,7 +394,7 @@ def augment_arrays(arrays, rng, crop=None, flips=True):
 # %% ../nbs/00_data.ipynb #69da4cd9
 class VessMapDataset(torch.utils.data.Dataset):
     "VessMap-layout folder as (image (C,H,W) float32, mask (H,W) int64, skeleton (H,W) int64) items; C = 1 unless `channels='all'`."
-    def __init__(self, root, names=None, crop=None, augment=False, seed=0, channels:str='gray'):
+    def __init__(self, root, names=None, crop=None, augment=False, seed=0, channels:str=RunConfig.channels):
         self.root, self.crop, self.augment, self.seed, self.epoch = Path(root), crop, augment, seed, 0
         self.names = list_names(root) if names is None else list(names)
         if not self.names: raise MissingDataError(f'{root}: empty list of names')
@@ -644,7 +647,7 @@ def _gray_view(img):
     "A loaded image as one (H, W) plane for statistics: itself, or the mean of its channels."
     return img if img.ndim == 2 else img.mean(0)
 
-def dataset_stats(root, names=None, channels:str='gray'):
+def dataset_stats(root, names=None, channels:str=RunConfig.channels):
     "Summary statistics of the data set at `root` (all images, or `names`) as `channels` reads it (channel mean for 'all')."
     names = list_names(root) if names is None else list(names)
     per = []
@@ -664,13 +667,19 @@ def dataset_stats(root, names=None, channels:str='gray'):
             'cnr_median': float(np.nanmedian(col('cnr')))}
 
 # %% ../nbs/00_data.ipynb #b2392920
-def plot_samples(root, names=None, n=4, title=None, channels:str='gray'):
+def display_image(image) -> np.ndarray:
+    "What to draw of an image (H, W), (1, H, W) or (C, H, W): gray (H, W), or (H, W, 3) RGB for three channels (others: their mean)."
+    a = np.asarray(image.detach().float().cpu() if torch.is_tensor(image) else image, dtype=np.float32)
+    if a.ndim == 3: a = np.clip(np.moveaxis(a, 0, -1), 0, 1) if a.shape[0] == 3 else a.mean(0)
+    return a
+
+def plot_samples(root, names=None, n=4, title=None, channels:str=RunConfig.channels):
     "Figure with `n` items of `root` (or `names`) in columns and image, mask and skeleton in rows."
     names = (list_names(root) if names is None else list(names))[:n]
     fig, axs = plt.subplots(3, len(names), figsize=(2.2 * len(names), 6.9), squeeze=False)
     for c, name in enumerate(names):
         img, mask, skel = load_item(root, name, channels=channels)
-        if img.ndim == 3: img = np.moveaxis(img, 0, -1) if img.shape[0] == 3 else img.mean(0)     # RGB drawn in colour
+        img = display_image(img)
         if skel is None: skel = skeletonize(mask.astype(bool))
         for r, (a, label) in enumerate([(img, name), (mask, 'mask'), (skel, 'skeleton')]):
             axs[r, c].imshow(a, cmap='gray', vmin=0, vmax=None if r == 0 else 1, interpolation='nearest')

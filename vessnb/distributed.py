@@ -125,7 +125,7 @@ def _core_blocks(js, group, t):
         keep = (gi >= t.i0) & (gi < t.i1) & (gj >= t.j0) & (gj < t.j1)
         if keep.any(): yield torch.stack([gi[keep], gj[keep]], 1), rows[keep]
 
-def stitch_tiles(store, name:str, tiles, shape, proportions=(0.01,), channels:str='max') -> Influence:
+def stitch_tiles(store, name:str, tiles, shape, proportions=(0.01,), channels:str=RunConfig.channel_norm) -> Influence:
     "Exact influence of the whole image `name` from its stored tiles: pass 1 global max|J| of core rows, pass 2 counts."
     js, ps = (store if isinstance(store, JacobianStore) else JacobianStore(store)), as_proportions(proportions)
     mag = lambda rows: channel_magnitude(rows, channels) if rows.ndim == 4 else rows.abs()   # (n, H, W) magnitudes

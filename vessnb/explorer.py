@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import new_run_dir, synthetic_item, centre_crop
+from .data import new_run_dir, synthetic_item, centre_crop, display_image
 from .jacobian import JacobianStore
-from .threshold import channel_magnitude, display_image
+from .threshold import channel_magnitude
 from .config import RunConfig, VessnbError, run_file, logger, Progress, atomic_write, update_summary, _umask, CHANNEL_NORMS
 
 # %% auto #0
@@ -113,7 +113,7 @@ def _planes(win, m, mm, dtype, channel_norm):
     return np.concatenate([quantise(channel_magnitude(win, channel_norm), mm, dtype)[0][:, None], q], 1)
 
 def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str='int8', sink=None,
-                  progress:bool=False, channel_norm:str='max') -> dict:
+                  progress:bool=False, channel_norm:str=RunConfig.channel_norm) -> dict:
     "Image, probability, slider-level counts and banded compact rows of image `name` of store `js`, for the page."
     if name not in js: raise ExplorerError(f"{js.path}: no image {name!r} (it has {js.names()})")
     if not js.is_complete(name): raise ExplorerError(f"{js.path}: image {name!r} is incomplete; finish 03_jacobian first")
@@ -194,7 +194,7 @@ def explorer_files(folder) -> list[str]:
 
 # %% ../nbs/07_explorer.ipynb #ec5e4b3f
 def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:int|None=None, dtype:str='int8',
-                   proportion:float=0.01, names=None, progress:bool=False, channel_norm:str='max') -> Path:
+                   proportion:float=0.01, names=None, progress:bool=False, channel_norm:str=RunConfig.channel_norm) -> Path:
     "Write the static explorer of a run's Jacobian store into `out` (default run_dir/explorer); returns index.html."
     run_dir = Path(run_dir)
     store = Path(store) if store is not None else run_file(run_dir, 'store')

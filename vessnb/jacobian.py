@@ -664,11 +664,12 @@ def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     run_dir = new_run_dir(cfg.run_dir)
     model, chash = stage_model(train, cfg.device)
     crop, files = explained_size(cfg), data['explain']
+    channels = data.get('channels', RunConfig.channels)            # what the data stage chose to keep of colour images
     if not files: raise JacobianError("no images to explain: the data stage's test split is empty or n_explain is 0")
     js, done, rewritten = JacobianStore(run_file(run_dir, 'store')), {}, []
     for name, path in files.items():
-        img = load_image(path, data.get('channels', RunConfig.channels))     # what the data stage chose to keep of colour images
-        _check_channels(model, img, path, data.get('channels', RunConfig.channels))
+        img = load_image(path, channels)
+        _check_channels(model, img, path, channels)
         if crop is not None: img = centre_crop(img, crop)
         kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash, sampling_rate=cfg.sampling_rate,
                   progress=name, image_name=name, image_file=str(path), crop=crop,

@@ -13,16 +13,16 @@ import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 
-from .data import atomic_write, save_figure, new_run_dir, update_summary, synthetic_item
+from .data import atomic_write, save_figure, new_run_dir, update_summary, synthetic_item, display_image
 from .model import VessNet, load_checkpoint, vessel_probability
 from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError
 from .config import RunConfig, VessnbError, run_file, logger, CHANNEL_NORMS
 
 # %% auto #0
 __all__ = ['STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude', 'influence_counts',
-           'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map', 'display_image',
-           'show_map', 'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence', 'load_influence',
-           'demo_setup', 'store_maps', 'threshold_stage']
+           'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map', 'show_map',
+           'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence', 'load_influence', 'demo_setup',
+           'store_maps', 'threshold_stage']
 
 # %% ../nbs/04_threshold.ipynb #d6b1269e
 class ThresholdError(VessnbError, ValueError):
@@ -54,7 +54,7 @@ def _as_tensor(J, what='J'):
     return J
 
 
-def channel_magnitude(g, channels:str='max', dim:int=-3) -> torch.Tensor:
+def channel_magnitude(g, channels:str=RunConfig.channel_norm, dim:int=-3) -> torch.Tensor:
     "Magnitude of each input pixel's gradient over the channel axis `dim` of `g`: max |g_c| ('max') or sqrt(sum g_c^2) ('l2')."
     if channels not in CHANNEL_NORMS: raise ThresholdError(f'channels must be one of {CHANNEL_NORMS}, got {channels!r}')
     return g.abs().amax(dim) if channels == 'max' else g.double().pow(2).sum(dim).sqrt().to(g.dtype)
@@ -63,7 +63,7 @@ def _magnitude(rows, channels, ndim):
     "`|rows|` for one-channel rows (fewer than `ndim` dims), else the channel magnitude of (..., C, H, W) rows."
     return channel_magnitude(rows, channels) if rows.ndim == ndim else rows.abs()
 
-def influence_counts(J, proportion:float=0.01, channels:str='max') -> torch.Tensor:
+def influence_counts(J, proportion:float=0.01, channels:str=RunConfig.channel_norm) -> torch.Tensor:
     "(H, W) int64: for each output pixel, the number of input pixels with magnitude `> proportion * max` of all magnitudes."
     J = _as_tensor(J)
     if J.ndim not in (4, 5): raise ThresholdError(f'J: expected a dense (H, W, H, W) or (H, W, C, H, W) Jacobian, got shape {tuple(J.shape)}')
@@ -178,7 +178,7 @@ def _prune(out, idx, val, bound):
     return out[keep], idx[keep], val[keep]
 
 def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, total=None,
-                          progress:bool=False, channels:str='max') -> Influence:
+                          progress:bool=False, channels:str=RunConfig.channel_norm) -> Influence:
     "Exact influence maps from a stream of `(pixels, rows)` blocks covering all `shape` = (H, W) output pixels."
     ps = as_proportions(proportions)
     if channels not in CHANNEL_NORMS: raise ThresholdError(f'channels must be one of {CHANNEL_NORMS}, got {channels!r}')
@@ -249,7 +249,7 @@ def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, t
 
 # %% ../nbs/04_threshold.ipynb #5cee5189
 def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, progress:bool=False,
-                  channels:str='max', **kwargs) -> Influence:
+                  channels:str=RunConfig.channel_norm, **kwargs) -> Influence:
     "Influence maps at `proportions` from a model + image, a `JacobianStore` (or its path) + image name, or a dense Jacobian."
     if isinstance(source, (str, Path)):
         if not Path(source).exists(): raise ThresholdError(f'source: no Jacobian store at {source}')
@@ -278,12 +278,6 @@ def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, prog
 
 # %% ../nbs/04_threshold.ipynb #87e97b05
 _CMAPS = dict(image='gray', prob='viridis', influence='magma', counts='magma', gradient='RdBu_r', mask='gray')
-
-def display_image(image) -> np.ndarray:
-    "What to draw of an image (H, W), (1, H, W) or (C, H, W): gray (H, W), or (H, W, 3) RGB for three channels (others: their mean)."
-    a = _as_tensor(image, 'image').detach().float().cpu()
-    if a.ndim == 3: a = a.movedim(0, -1).clamp(0, 1) if a.shape[0] == 3 else a.mean(0)
-    return a.numpy()
 
 def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=True, image=None, alpha:float=0.6,
              label=None):
@@ -396,7 +390,7 @@ def demo_setup(seed:int=0, size:int=32, width:int=4, steps:int=40, device='cpu')
     return f'synthetic{seed}', model.eval().to(device), image.to(device)
 
 # %% ../nbs/04_threshold.ipynb #ef2af47b
-def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=False, channels:str='max') -> dict:
+def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=False, channels:str=RunConfig.channel_norm) -> dict:
     "Influence maps of the images `names` of the Jacobian `store`, saved into `maps_dir` when given; {name: InfluenceMap}."
     js, ps, res = JacobianStore(store), as_proportions(proportions), {}
     for name in names:

@@ -146,13 +146,14 @@ def predict_dataset(model:nn.Module, dataset, loss_fn=None, channels_last:bool=F
             yield logits.softmax(1)[0, 1].cpu(), mask, skel, loss
 
 def evaluate(model:nn.Module, dataset, threshold:float=0.5, auc:bool=True, loss_fn=None, progress:bool=False,
-             channels_last:bool=False) -> dict:
-    "Metrics of `model` on every (whole) image of `dataset` (see `score_images`), plus the mean `loss` if `loss_fn`; also inside the field of view (`out['fov']`) when the dataset has FOV masks."
+             channels_last:bool=False, probabilities:dict|None=None) -> dict:
+    "Metrics of `model` on every (whole) image of `dataset` (see `score_images`), plus the mean `loss` if `loss_fn`; also inside the field of view (`out['fov']`) when the dataset has FOV masks; fills `probabilities` (name -> map) when given."
     losses, items = [], []
     for p, mask, skel, loss in tqdm(predict_dataset(model, dataset, loss_fn, channels_last), total=len(dataset),
                                     desc='evaluate', disable=not progress, leave=False):
         if loss is not None: losses.append(loss)
         items.append((p, mask, skel))
+    if probabilities is not None: probabilities.update((n, it[0].numpy()) for n, it in zip(dataset.names, items))   # name -> (H, W)
     return _scored(items, dataset, threshold, auc) | ({'loss': float(np.mean(losses))} if loss_fn is not None else {})
 
 def _scored(items, dataset, threshold, auc) -> dict:
@@ -434,8 +435,8 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
                  out_dir=run_dir, resume=resume, time_limit=cfg.time_limit, meta=dict(data=str(root)))
     wall, best_path = time.perf_counter() - t0, run_file(run_dir, 'checkpoint')
     best, meta = load_checkpoint(best_path, map_location=cfg.device, allow=(cfg.model,))
-    test = evaluate(best, test_ds)
-    probs = {n: p.numpy() for n, (p, *_) in zip(test_ds.names, predict_dataset(best, test_ds))}   # for re-scoring without the model
+    probs = {}                                          # the test probabilities, for re-scoring without the model
+    test = evaluate(best, test_ds, probabilities=probs)
     with atomic_write(run_file(run_dir, 'probabilities'), 'wb') as f: np.savez_compressed(f, **probs)
     bl, bl_test = _baseline(root, split, test_ds, channels=ch)
     save_json(dict(model=test, baseline={**bl, **bl_test}), run_file(run_dir, 'evaluation'))
