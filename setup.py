@@ -20,6 +20,7 @@ dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 dask_requirements = shlex.split(cfg.get('dask_requirements', ''))
 monai_requirements = shlex.split(cfg.get('monai_requirements', ''))
 captum_requirements = shlex.split(cfg.get('captum_requirements', ''))
+ome_requirements = shlex.split(cfg.get('ome_requirements', ''))
 console_scripts = [s.strip() for s in cfg.get('console_scripts', '').split() if s.strip()]
 
 setuptools.setup(
@@ -36,7 +37,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=['vessnb', 'vessnb.*']),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={'dev': dev_requirements, 'dask': dask_requirements, 'monai': monai_requirements, 'captum': captum_requirements},
+    extras_require={'dev': dev_requirements, 'dask': dask_requirements, 'monai': monai_requirements, 'captum': captum_requirements, 'ome': ome_requirements},
     package_data={'vessnb': ['assets/*']},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'DEVICE_PATTERN',
+__all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'LAYOUTS', 'DEVICE_PATTERN',
            'RUN_FILES', 'PRESETS', 'logger', 'VessnbError', 'ConfigError', 'run_file', 'atomic_write',
-           'UnreadableJSONError', 'save_json', 'load_json', 'update_summary', 'option', 'RunConfig', 'log_to',
-           'Progress', 'torch_threads']
+           'UnreadableJSONError', 'save_json', 'load_json', 'update_summary', 'option', 'int_list', 'RunConfig',
+           'log_to', 'Progress', 'torch_threads']
 
 # %% ../nbs/00_config.ipynb #076504d2
 METHODS = ('auto', 'batched', 'colour')   # Jacobian methods; vessnb.jacobian implements them
@@ -21,6 +21,7 @@ DEFAULT_TARGET = 'prob[1]'                # what a run differentiates unless tol
 MODES = ('exact',)                        # Jacobian modes
 COLOUR_CHANNELS = ('gray', 'red', 'green', 'blue', 'all')   # what a run keeps of a colour image (vessnb.data)
 CHANNEL_NORMS = ('max', 'l2')   # magnitude of a multi-channel input pixel's gradient: max |g_c| or sqrt(sum g_c^2)
+LAYOUTS = ('vessmap', 'list', 'nnunet')   # data layouts vessnb.data reads: folders images/labels/, a CSV/JSON list, nnU-Net raw
 DEVICE_PATTERN = re.compile(r'^(cpu|cuda(:\d+)?|mps)$')
 
 class VessnbError(Exception):
@@ -33,7 +34,7 @@ class ConfigError(VessnbError, ValueError):
 RUN_FILES = dict(config='config.json', summary='summary.json', split='split.json', log='run.log',
                  data='data', checkpoints='checkpoints', checkpoint='checkpoints/best.pt', last='checkpoints/last.pt',
                  evaluation='evaluation.json', probabilities='test_probabilities.npz', store='jacobians.zarr', maps='maps', figures='figures',
-                 notebooks='notebooks', explorer='explorer')
+                 notebooks='notebooks', explorer='explorer', segmentation='segmentation', ome_zarr='ome.zarr')
 
 def run_file(run_dir, key:str) -> Path:
     "The path of the run folder's `key` file (a key of `RUN_FILES`)."
@@ -95,6 +96,14 @@ def option(default, help:str, choices=None, group:str='run'):
     "A `RunConfig` field: its `default`, its `help` text, the allowed `choices` and its CLI `group`."
     return field(default=default, metadata=dict(help=help, choices=choices, group=group))
 
+def int_list(text:str, name:str, counts=(4,)) -> tuple[int, ...]:
+    "The non-negative integers of the comma-separated option `name` (`counts`: how many it may hold); `ConfigError` otherwise."
+    try: v = tuple(int(t) for t in str(text).split(','))
+    except ValueError: v = ()
+    if len(v) not in counts or min(v) < 0:
+        raise ConfigError(f"{name} must be {' or '.join(str(n) for n in counts)} comma-separated integers >= 0, got {text!r}")
+    return v
+
 # %% ../nbs/00_config.ipynb #5c5d4e1f
 @dataclass
 class RunConfig:
@@ -105,6 +114,8 @@ class RunConfig:
     synthetic_size: int = option(128, 'side of the synthetic images, px', group='data')
     channels: str = option('gray', "what to keep of colour images: gray (luma), one of red/green/blue, or all (a multi-channel model)",
                            choices=COLOUR_CHANNELS, group='data')
+    layout: str = option('auto', 'layout of --data (auto: detected)', choices=('auto',) + LAYOUTS, group='data')
+    fov_loss: bool = option(True, 'restrict the training loss to the field-of-view masks, when the data has them', group='train')
     split: str = option('auto', "'auto' (the data's splits/*.txt, else seeded 80/10/10), 'seeded', or a split JSON file", group='data')
     device: str = option('cpu', 'cpu, cuda or cuda:N')
     seed: int = option(0, 'random seed for data, training and extraction')
@@ -129,7 +140,11 @@ class RunConfig:
     target: str = option(DEFAULT_TARGET, "what is differentiated: prob[c], logprob[c], logit[c], sigmoid[c] (single-logit heads), KEY:prob[c] for dict outputs", group='explain')
     method: str = option('auto', 'Jacobian method', choices=METHODS, group='explain')
     mode: str = option('exact', 'Jacobian mode', choices=MODES, group='explain')
-    sampling_rate: int = option(1, 'explain every k-th pixel in each direction: a preview (maps, figures and explorer need 1)', group='explain')
+    sampling_rate: int = option(1, 'explain every k-th pixel in each direction: a preview, whose influence map is on the sampled grid (validation and explorer need 1)', group='explain')
+    region: str = option(None, "explain the region I0,J0,H,W (top-left row and column, height, width, px) instead of a centre crop", group='explain')
+    support: str = option(None, "the model's known input window, R or TOP,BOTTOM,LEFT,RIGHT px (default: measured, cached per model)", group='explain')
+    ome_zarr: bool = option(False, 'also write each explained image, its probability and influence map as OME-Zarr (pip install "vessnb[ome]")', group='explain')
+    disk_check: bool = option(True, "refuse an extraction whose estimated store is larger than the free disk", group='explain')
     chunk_size: int = option(None, 'output pixels per backward pass (default: sized from free memory)', group='explain')
     channel_norm: str = option('max', "a multi-channel input pixel's gradient magnitude: max over channels, or l2",
                                choices=CHANNEL_NORMS, group='explain')
@@ -203,12 +218,16 @@ def _check(self) -> RunConfig:
     if self.threads is not None and self.threads < 1: raise ConfigError(f'threads must be at least 1, got {self.threads}')
     if self.workers < 0: raise ConfigError(f'workers must be 0 or more, got {self.workers}')
     if self.lr <= 0: raise ConfigError(f'lr must be positive, got {self.lr}')
+    if self.region is not None: int_list(self.region, 'region', (4,))
+    if self.support is not None: int_list(self.support, 'support', (1, 4))
     self.model_arguments()
     if self.target != DEFAULT_TARGET:              # the grammar is vessnb.jacobian's (imported only when needed)
         from vessnb.jacobian import as_target
         try: as_target(self.target)
         except ValueError as e: raise ConfigError(f'target: {e}') from None
     _check_device(self.device)
+    if self.ome_zarr and importlib.util.find_spec('ome_zarr') is None:
+        raise ConfigError('ome_zarr needs the ome-zarr package: pip install "vessnb[ome]"')
     if (self.workers or self.scheduler) and importlib.util.find_spec('distributed') is None:
         raise ConfigError('workers / scheduler need Dask: pip install "vessnb[dask]"')
     if self.data is not None and not Path(self.data).exists(): raise ConfigError(f'data folder or list {self.data} does not exist')

@@ -18,18 +18,19 @@ from skimage.draw import line
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
 from .config import (RunConfig, VessnbError, run_file, logger, atomic_write, save_json, load_json,
-                           update_summary, _umask, COLOUR_CHANNELS)
+                           update_summary, _umask, COLOUR_CHANNELS, LAYOUTS)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'VESSMAP_FOLDERS', 'NNUNET_FOLDERS', 'LIST_KEYS', 'SYNTHETIC_VERSION', 'VESSMAP_ENV',
-           'DataError', 'MissingDataError', 'MissingMaskError', 'UnreadableFileError', 'SizeMismatchError',
-           'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError', 'DatasetCheckError', 'save_figure',
-           'new_run_dir', 'load_image', 'load_mask', 'is_image_file', 'detect_layout', 'data_index', 'image_path',
-           'mask_path', 'skeleton_path', 'fov_path', 'list_names', 'load_item', 'load_fov', 'image_channels',
-           'check_dataset', 'read_split_files', 'split_names', 'save_split', 'load_split', 'centre_crop',
-           'augment_arrays', 'VessMapDataset', 'synthetic_geometry', 'render_vessels', 'synthetic_item',
-           'make_synthetic_vessmap', 'item_stats', 'dataset_stats', 'display_image', 'plot_samples', 'stats_table',
-           'find_vessmap', 'plot_comparison', 'data_stage']
+__all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'IGNORE_LABEL', 'VESSMAP_FOLDERS', 'NNUNET_FOLDERS', 'LIST_KEYS', 'SYNTHETIC_VERSION',
+           'VESSMAP_ENV', 'DataError', 'MissingDataError', 'MissingMaskError', 'UnreadableFileError',
+           'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError', 'DatasetCheckError',
+           'save_figure', 'new_run_dir', 'load_image', 'load_mask', 'is_image_file', 'detect_layout', 'data_index',
+           'image_path', 'mask_path', 'skeleton_path', 'fov_path', 'list_names', 'load_item', 'load_fov',
+           'image_channels', 'check_dataset', 'read_split_files', 'split_names', 'save_split', 'load_split',
+           'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays', 'VessMapDataset',
+           'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap', 'item_stats',
+           'dataset_stats', 'display_image', 'plot_samples', 'stats_table', 'find_vessmap', 'plot_comparison',
+           'data_stage']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -66,6 +67,7 @@ def new_run_dir(run_dir=None):
 # %% ../nbs/00_data.ipynb #5eaddfd2
 IMAGE_EXTS = ('.tiff', '.tif', '.png', '.gif', '.jpg', '.jpeg')   # any case
 LIST_EXTS = ('.json', '.csv')                                        # data lists of image/label pairs
+IGNORE_LABEL = -100    # a training mask's value outside the field of view (with fov_loss): no loss there (cross-entropy's ignore_index)
 VESSMAP_FOLDERS = ('images', 'labels', 'skeletons', 'fov')   # a VessMap folder: images, masks, optional centre lines and FOV
 NNUNET_FOLDERS = ('imagesTr', 'labelsTr')                     # the nnU-Net raw folders vessnb reads
 
@@ -145,14 +147,24 @@ def _folder_images(folder) -> dict:
         out[p.stem] = p
     return out
 
-def detect_layout(root) -> str:
-    "The layout of the data at `root`: 'list' (a .json/.csv file), 'nnunet' (a folder with imagesTr/) or 'vessmap'."
+def _detected_layout(root) -> str:
     root = Path(root)
     if root.is_file():
         if root.suffix.lower() in LIST_EXTS: return 'list'
         raise DataError(f"{root}: a data set is a folder or a list of image/label pairs ({', '.join(LIST_EXTS)})")
     if not root.is_dir(): raise MissingDataError(f'{root}: data folder does not exist')
     return 'nnunet' if (root/NNUNET_FOLDERS[0]).is_dir() else 'vessmap'
+
+_LAYOUT_NEEDS = dict(vessmap='a folder with images/ and labels/', list='a .json datalist or .csv of image/label pairs',
+                     nnunet=f'a folder with {NNUNET_FOLDERS[0]}/ and {NNUNET_FOLDERS[1]}/')
+
+def detect_layout(root, layout:str='auto') -> str:
+    "The layout of the data at `root`: 'list' (a .json/.csv file), 'nnunet' (a folder with imagesTr/) or 'vessmap'; checked against `layout`."
+    if layout not in ('auto',) + LAYOUTS: raise DataError(f"layout must be auto or one of {', '.join(LAYOUTS)}, got {layout!r}")
+    found = _detected_layout(root)
+    if layout not in ('auto', found):
+        raise DataError(f"{root}: layout {layout!r} asked for ({_LAYOUT_NEEDS[layout]}), but this is {_LAYOUT_NEEDS[found]} ({found!r})")
+    return found
 
 # %% ../nbs/00_data.ipynb #08263111
 def _entry(image, label=None, skeleton=None, fov=None, split=None):
@@ -292,13 +304,13 @@ def image_channels(img) -> int:
     "Channels of a loaded image: 1 for (H, W), C for (C, H, W)."
     return 1 if img.ndim == 2 else int(img.shape[0])
 
-def check_dataset(root, crop=None, names=None, channels:str=RunConfig.channels):
+def check_dataset(root, crop=None, names=None, channels:str=RunConfig.channels, layout:str='auto'):
     "Check every item of `root` (or `names`); raise `DatasetCheckError` listing all problems, else return a report."
     root = Path(root)
     all_names = list_names(root)
     names = all_names if names is None else list(names)
     problems, shapes, n_skel, n_fov, n_channels = [], set(), 0, 0, {}
-    layout, known = detect_layout(root), set(all_names)
+    layout, known = detect_layout(root, layout), set(all_names)
     if layout == 'vessmap' and not (root/'labels').is_dir():      # one problem, not one missing mask per image
         raise DatasetCheckError(root, [MissingDataError(f"{root/'labels'}: labels folder does not exist (the VessMap layout needs "
             f"images/ and labels/; found {_subfolders(root)}); for other layouts pass a data list .json/.csv")])
@@ -370,13 +382,41 @@ def load_split(path):
         raise DataError(f'{path}: split file needs lists "train", "val" and "test"')
     return s
 
+# %% ../nbs/00_data.ipynb #7a1c0e21
+def data_report(root, channels:str=RunConfig.channels, layout:str='auto') -> str:
+    "The whole-set report of the data at `root` as text; `DatasetCheckError` listing every problem if there are any."
+    r, split = check_dataset(root, channels=channels, layout=layout), read_split_files(root)
+    n = r['n']
+    return '\n'.join([
+        f"{root}: {r['layout']} layout, {n} images, every one with a label",
+        'sizes: ' + ', '.join(f'{h}x{w}' for h, w in r['shapes']),
+        f"channels: {r['channels']} (as read with channels={channels!r})",
+        f"skeletons: {r['skeletons']} of {n}; fields of view: {r['fov']} of {n}"
+        + (' (metrics are reported inside them and over the whole image)' if r['fov'] else ''),
+        'split: ' + (f"train/val/test {len(split['train'])}/{len(split['val'])}/{len(split['test'])} from the data" if split
+                     else 'none comes with the data (a run draws a seeded 80/10/10 split)')])
+
 # %% ../nbs/00_data.ipynb #4254f8d7
+def crop_box(shape, size:int|None=None, region=None) -> tuple[int, int, int, int]:
+    "(i0, j0, h, w) of a part of an image of `shape` (..., H, W): `region` (i0, j0, h, w), a centre `size` crop, or all of it."
+    H, W = shape[-2:]
+    if region is not None:
+        i0, j0, h, w = (int(v) for v in region)
+        if min(i0, j0) < 0 or h < 1 or w < 1 or i0 + h > H or j0 + w > W:
+            raise CropTooLargeError(f'region {i0},{j0},{h},{w} (top, left, height, width) does not lie inside the {H}x{W} image')
+        return i0, j0, h, w
+    if size is None: return 0, 0, H, W
+    if size > H or size > W: raise CropTooLargeError(f'crop {size} larger than array {H}x{W}')
+    return (H - size) // 2, (W - size) // 2, size, size
+
+def crop_to(a, box):
+    "The part `box` = (i0, j0, h, w) of the last two axes of `a`."
+    i0, j0, h, w = box
+    return a[..., i0:i0+h, j0:j0+w]
+
 def centre_crop(a, size):
     "Centre `size` x `size` crop of the last two axes of `a` (array or tensor)."
-    h, w = a.shape[-2:]
-    if size > h or size > w: raise CropTooLargeError(f'crop {size} larger than array {h}x{w}')
-    i, j = (h - size) // 2, (w - size) // 2
-    return a[..., i:i+size, j:j+size]
+    return crop_to(a, crop_box(a.shape, size))
 
 def augment_arrays(arrays, rng, crop=None, flips=True):
     "Apply the same random crop, flips and 90° rotation (drawn from `rng`) to every (H, W) array in `arrays`."
@@ -394,13 +434,14 @@ def augment_arrays(arrays, rng, crop=None, flips=True):
 # %% ../nbs/00_data.ipynb #69da4cd9
 class VessMapDataset(torch.utils.data.Dataset):
     "VessMap-layout folder as (image (C,H,W) float32, mask (H,W) int64, skeleton (H,W) int64) items; C = 1 unless `channels='all'`."
-    def __init__(self, root, names=None, crop=None, augment=False, seed=0, channels:str=RunConfig.channels):
+    def __init__(self, root, names=None, crop=None, augment=False, seed=0, channels:str=RunConfig.channels, fov_loss:bool=False):
         self.root, self.crop, self.augment, self.seed, self.epoch = Path(root), crop, augment, seed, 0
         self.names = list_names(root) if names is None else list(names)
         if not self.names: raise MissingDataError(f'{root}: empty list of names')
         self.channels = check_dataset(root, crop=crop, names=self.names, channels=channels)['channels']
         self.items, fovs = [], [load_fov(root, n) for n in self.names]
         self.fovs = fovs if any(f is not None for f in fovs) else None      # field-of-view masks, when the data has them
+        self.fov_loss = bool(fov_loss) and self.fovs is not None
         for name in self.names:
             img, mask, skel = load_item(root, name, channels=channels)
             if skel is None: skel = skeletonize(mask.astype(bool)).astype(np.uint8)
@@ -413,15 +454,16 @@ class VessMapDataset(torch.utils.data.Dataset):
     def __len__(self): return len(self.items)
 
     def __getitem__(self, i):
-        img, mask, skel = self.items[i]
+        arrays = list(self.items[i])
+        if self.fov_loss: arrays.append(self.fovs[i] if self.fovs[i] is not None else np.ones_like(arrays[1]))
         if self.augment:
-            rng = np.random.default_rng([self.seed, self.epoch, i])
-            img, mask, skel = augment_arrays([img, mask, skel], rng, crop=self.crop)
+            arrays = augment_arrays(arrays, np.random.default_rng([self.seed, self.epoch, i]), crop=self.crop)
         elif self.crop is not None:
-            img, mask, skel = (np.ascontiguousarray(centre_crop(a, self.crop)) for a in (img, mask, skel))
-        x = torch.from_numpy(np.array(img, np.float32, copy=True))
-        return (x if x.ndim == 3 else x[None],
-                torch.from_numpy(mask.astype(np.int64)), torch.from_numpy(skel.astype(np.int64)))
+            arrays = [np.ascontiguousarray(centre_crop(a, self.crop)) for a in arrays]
+        img, mask, skel = arrays[:3]
+        x, y = torch.from_numpy(np.array(img, np.float32, copy=True)), torch.from_numpy(mask.astype(np.int64))
+        if self.fov_loss: y[torch.from_numpy(arrays[3] == 0)] = IGNORE_LABEL
+        return x if x.ndim == 3 else x[None], y, torch.from_numpy(skel.astype(np.int64))
 
     def __repr__(self):
         return f'VessMapDataset({str(self.root)!r}, n={len(self)}, crop={self.crop}, augment={self.augment}, seed={self.seed})'
@@ -752,7 +794,7 @@ def data_stage(cfg:RunConfig) -> dict:
         rec = load_split(cfg.split)
         if rec.get('root') and Path(rec['root']).is_dir(): data = rec['root']
     root = Path(data) if data is not None else _synthetic_in(run_dir, cfg.n_synthetic, cfg.synthetic_size, cfg.seed)
-    report = check_dataset(root, channels=cfg.channels)
+    report = check_dataset(root, channels=cfg.channels, layout=cfg.layout if data is not None else 'auto')
     s, source = _choose_split(cfg, root)
     save_split(s, run_file(run_dir, 'split'), root=root.resolve(), source=source)
     explain = {n: str(image_path(root, n)) for n in s['test'][:cfg.n_explain]}   # name -> image file
@@ -761,7 +803,7 @@ def data_stage(cfg:RunConfig) -> dict:
     figure = save_figure(fig, run_file(run_dir, 'figures')/'data_samples.png').relative_to(run_dir); plt.close(fig)
     values = {'root': str(root.resolve()), 'synthetic': data is None, 'n_images': report['n'], 'shapes': report['shapes'],
               'split': {k: list(s[k]) for k in ('train', 'val', 'test')}, 'split_source': source, 'explain': explain,
-              'channels': cfg.channels, 'n_channels': report['channels'],
+              'channels': cfg.channels, 'n_channels': report['channels'], 'layout': report['layout'], 'n_fov': report['fov'],
               'stats': dataset_stats(root, channels=cfg.channels), 'figure': str(figure)}
     if data is None: values.update(n_synthetic=cfg.n_synthetic, synthetic_size=cfg.synthetic_size, synthetic_seed=cfg.seed)
     update_summary(run_dir, 'data', values)

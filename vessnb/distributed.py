@@ -13,16 +13,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import (load_image, image_path, list_names, centre_crop, new_run_dir, update_summary)
-from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, torch_threads
+from .data import (load_image, image_path, list_names, centre_crop, crop_box, crop_to, new_run_dir, update_summary)
+from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, torch_threads, int_list
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
-from .jacobian import JacobianStore, measure_support, model_hash, explained_size, stage_checkpoint, method_reason
+from .jacobian import (JacobianStore, measure_support, model_hash, explained_size, stage_checkpoint, method_reason,
+                             exact_settings, target_map, _prepare)
 from .threshold import (Influence, influence_map, save_influence, as_proportions, abs_threshold,
                               _box_from_mask, channel_magnitude)
 
 # %% auto #0
-__all__ = ['ExplainError', 'model_spec', 'Tile', 'tile_geometry', 'tile_plan', 'stitch_tiles', 'explain_dataset', 'store_digest',
-           'local_cluster', 'distributed_stage']
+__all__ = ['ExplainError', 'model_spec', 'Tile', 'tile_geometry', 'tile_plan', 'segment_tiled', 'segment_image', 'stitch_tiles',
+           'explain_dataset', 'store_digest', 'local_cluster', 'distributed_stage']
 
 # %% ../nbs/08_distributed.ipynb #3df18732
 class ExplainError(VessnbError, ValueError):
@@ -91,20 +92,38 @@ def tile_plan(shape, core:int, margin:int, align:int=1) -> list[Tile]:
                  max(0, j - margin), min(W, j + core + margin))
             for i in range(0, H, core) for j in range(0, W, core)]
 
+# %% ../nbs/08_distributed.ipynb #7a1c0e31
+def segment_tiled(model:nn.Module, image, tile:int, margin=None, align=None, target=None) -> torch.Tensor:
+    "The `target` map (h, w) of `image` computed tile by tile (`tile` px cores, receptive-field margins), on the model's device."
+    x = _prepare(model, torch.as_tensor(image))
+    mg, al = tile_geometry(model, x[0], margin, align)
+    f, out = target_map(model, target), None
+    with exact_settings(model), torch.no_grad():
+        for t in tile_plan(x.shape[-2:], tile, mg, al):
+            p = f(x[..., t.a0:t.a1, t.b0:t.b1])[0]
+            if out is None: out = torch.empty(x.shape[-2:], dtype=p.dtype, device=p.device)
+            out[t.i0:t.i1, t.j0:t.j1] = p[t.i0 - t.a0:t.i1 - t.a0, t.j0 - t.b0:t.j1 - t.b0]
+    return out
+
+def segment_image(model:nn.Module, image, tile:int|None=None, target=None, **kwargs) -> torch.Tensor:
+    "The `target` map of `image`: one forward pass of the whole image, or `segment_tiled` with `tile`-px cores."
+    if tile: return segment_tiled(model, image, tile, target=target, **kwargs)
+    with exact_settings(model), torch.no_grad(): return target_map(model, target)(_prepare(model, torch.as_tensor(image)))[0]
+
 # %% ../nbs/08_distributed.ipynb #8ff72c65
-def _load(root, name, crop, channels=RunConfig.channels):
+def _load(root, name, crop, channels=RunConfig.channels, region=None):
     img = load_image(image_path(root, name), channels)
-    return centre_crop(img, crop) if crop is not None else img
+    return crop_to(img, crop_box(img.shape, crop, region))
 
 def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.01,), maps_dir=None, device='cpu',
-                 threads=1, before_task=None, write_kw=None, allow=(), channels=RunConfig.channels) -> dict:
+                 threads=1, before_task=None, write_kw=None, allow=(), channels=RunConfig.channels, region=None) -> dict:
     "Task: write `name`'s rows (or its `tiles`) into `store` and, untiled, its maps; returns a small summary."
     t0 = time.perf_counter()
     if before_task is not None: before_task(name)
     model = _get_model(spec, device, threads, allow)
-    img = torch.from_numpy(np.ascontiguousarray(_load(root, name, crop, channels))).to(device)
+    img = torch.from_numpy(np.ascontiguousarray(_load(root, name, crop, channels, region))).to(device)
     js, kw = JacobianStore(store), dict(write_kw or {})
-    kw.update(image_name=name, crop=crop)
+    kw.update(image_name=name, crop=crop, region=None if region is None else list(region))
     if tiles is None:
         js.write(name, model, img, **kw)
         if maps_dir is not None:
@@ -162,9 +181,9 @@ def stitch_tiles(store, name:str, tiles, shape, proportions=(0.01,), channels:st
     return Influence(ps, m, counts.reshape(len(ps), H, W), boxes.reshape(len(ps), 4, H, W), mass.reshape(H, W),
                      centroid.reshape(2, H, W), dict(path='tiles', tiles=len(tiles)))
 
-def _stitch_task(_done, store, name, tiles, shape, proportions, maps_dir, root, crop, channels=RunConfig.channels):
+def _stitch_task(_done, store, name, tiles, shape, proportions, maps_dir, root, crop, channels=RunConfig.channels, region=None):
     inf = stitch_tiles(store, name, tiles, shape, proportions)
-    if maps_dir is not None: save_influence(inf, maps_dir, name, image=torch.from_numpy(_load(root, name, crop, channels)))
+    if maps_dir is not None: save_influence(inf, maps_dir, name, image=torch.from_numpy(_load(root, name, crop, channels, region)))
     return inf.counts
 
 # %% ../nbs/08_distributed.ipynb #c40c5fc7
@@ -176,7 +195,7 @@ def _finished(js, name, tiles, want):
 def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(0.01,), retries:int=2,
                     progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device='cpu', threads:int=1,
                     method='auto', chunk_size=None, dtype='float16', before_task=None, allow=(), target=None,
-                    channels:str=RunConfig.channels) -> dict:
+                    channels:str=RunConfig.channels, region=None, support=None, disk_check:bool=True) -> dict:
     "Jacobian rows and influence maps of every image `names` of the VessMap folder `data` into `store`, one Dask task per image."
     t0 = time.perf_counter()
     root = Path(data)
@@ -184,21 +203,22 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
     if not names: raise ExplainError(f"data: no images to explain in {root}")
     spec, chash = model_spec(checkpoint)
     js = JacobianStore(store)                  # creates the root (and .partial) before any task runs
-    write_kw = dict(method=method, chunk_size=chunk_size, dtype=dtype, checkpoint_hash=chash, target=target)
+    write_kw = dict(method=method, chunk_size=chunk_size, dtype=dtype, checkpoint_hash=chash, target=target, support=support,
+                    disk_check=disk_check)
     plans = {}
     if tile is not None:
         geo_model = checkpoint if isinstance(checkpoint, nn.Module) else load_checkpoint(spec[1], allow=allow)[0]
         for n in names:
-            img = _load(root, n, crop, channels)
+            img = _load(root, n, crop, channels, region)
             if max(img.shape[-2:]) > tile:
                 mg, al = tile_geometry(geo_model, img, margin, align)
                 plans[n] = (tile_plan(img.shape[-2:], tile, mg, al), tuple(img.shape[-2:]))
-    want = dict(crop=crop, **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
+    want = dict(crop=crop, region=None if region is None else list(region), **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
     todo = [n for n in names if not _finished(js, n, plans.get(n, (None,))[0], want)
             or (maps_dir is not None and not (Path(maps_dir)/f'{n}_map.npy').exists())]
     skipped = [n for n in names if n not in todo]
     common = dict(proportions=tuple(proportions), maps_dir=None if maps_dir is None else str(maps_dir), device=device,
-                  threads=threads, before_task=before_task, write_kw=write_kw, allow=tuple(allow), channels=channels)
+                  threads=threads, before_task=before_task, write_kw=write_kw, allow=tuple(allow), channels=channels, region=region)
     done, failed = {}, {}
     if client is None:
         with torch_threads():                      # in this process: the caller's thread count is given back after
@@ -208,7 +228,7 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
                     try:
                         done[n] = _explain_one(spec, str(root), n, str(store), crop, tl, **common)
                         if tl is not None:
-                            _stitch_task(None, str(store), n, tl, plans[n][1], tuple(proportions), common['maps_dir'], str(root), crop, channels)
+                            _stitch_task(None, str(store), n, tl, plans[n][1], tuple(proportions), common['maps_dir'], str(root), crop, channels, region)
                         failed.pop(n, None); break
                     except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
     else:
@@ -223,7 +243,7 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
                               pure=False, key=f'explain-{n}-{os.urandom(4).hex()}')
             if tl is not None:
                 f = client.submit(_stitch_task, f, str(store), n, tl, plans[n][1], tuple(proportions),
-                                  common['maps_dir'], str(root), crop, channels, retries=retries, pure=False,
+                                  common['maps_dir'], str(root), crop, channels, region, retries=retries, pure=False,
                                   key=f'stitch-{n}-{os.urandom(4).hex()}')
             futs[f] = n
         for f in tqdm(as_completed(futs), total=len(futs), disable=not progress, desc='explain'):
@@ -243,12 +263,12 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
 
 # %% ../nbs/08_distributed.ipynb #0a8b3344
 def store_digest(store, names=None) -> dict:
-    "SHA-256 per image of everything stored for it (arrays, blocks, attributes except timings): equal digests, equal stores."
+    "SHA-256 per image of everything stored for it (arrays, blocks, attributes except timings and estimates): equal digests, equal stores."
     js = store if isinstance(store, JacobianStore) else JacobianStore(store)
     out = {}
     for n in (js.names() if names is None else names):
         g, h = js.root[n], hashlib.sha256()
-        a = {k: v for k, v in js.attrs(n).items() if not k.startswith('seconds')}
+        a = {k: v for k, v in js.attrs(n).items() if not k.startswith('seconds') and k != 'estimate'}   # timings, free disk
         h.update(repr(sorted(a.items())).encode())
         for k in ('image', 'prob', 'plan_pixels', 'plan_bounds'): h.update(g[k][:].tobytes())
         for b in sorted(g['blocks'].group_keys()):
@@ -280,12 +300,14 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     "The Jacobian stage on a Dask cluster (`cfg.scheduler` or `cfg.workers`), handed what `jacobian_stage` is handed."
     run_dir = new_run_dir(cfg.run_dir)
     _, chash = stage_checkpoint(train)               # the workers load the model themselves
-    names, crop = list(data['explain']), explained_size(cfg)
+    names, crop = list(data['explain']), (None if cfg.region else explained_size(cfg))
+    region = None if cfg.region is None else int_list(cfg.region, 'region')
     client, cluster = _client(cfg)
     try: res = explain_dataset(Path(train['checkpoint']), data['root'], run_file(run_dir, 'store'), client=client,
                                names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
                                chunk_size=cfg.chunk_size, progress=False, allow=(train.get('model', DEFAULT_MODEL),), target=cfg.target,
-                               channels=data.get('channels', RunConfig.channels))
+                               channels=data.get('channels', RunConfig.channels), region=region, support=cfg.support,
+                               disk_check=cfg.disk_check)
     finally:
         if client is not None: client.close()
         if cluster is not None: cluster.close()
@@ -293,7 +315,7 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     per = {n: {k: js.attrs(n)[k] for k in ('method', 'mode', 'n_pixels', 'n_backward', 'seconds_total', 'max_abs')}
            | {'method_reason': method_reason(cfg.method, js.attrs(n))} for n in names}
     summary = dict(store=res['store'], checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
-                   mode=cfg.mode, target=cfg.target, crop=crop, device=str(cfg.device), images=names, rewritten=[], per_image=per,
+                   mode=cfg.mode, target=cfg.target, crop=crop, region=cfg.region, device=str(cfg.device), images=names, rewritten=[], per_image=per,
                    engine='dask', scheduler=cfg.scheduler, workers=cfg.workers, done=res['done'], skipped=res['skipped'],
                    seconds=res['seconds'], images_per_s=res['images_per_s'])
     update_summary(run_dir, 'jacobian', summary)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import new_run_dir, synthetic_item, centre_crop, display_image
+from .data import new_run_dir, synthetic_item, centre_crop, crop_box, crop_to, display_image
 from .jacobian import JacobianStore
 from .threshold import channel_magnitude
 from .config import RunConfig, VessnbError, run_file, logger, Progress, atomic_write, update_summary, _umask, CHANNEL_NORMS
@@ -221,6 +221,7 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
                               channel_norm=channel_norm)
             meta[name] = {k: d[k] for k in ('H', 'W', 'dtype', 'levels', 'scale', 'max_abs', 'band_rows', 'n_bands', 'channels',
                                             'planes', 'channel_norm', 'mag_scale', 'max_magnitude', 'rgb')} | {
+                'region': js.attrs(name).get('region'), 'full_shape': js.attrs(name).get('full_shape'),
                 'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'slider_levels': d['slider_levels'].tolist()}
             x = {k: _pack(d[k]) for k in ('image', 'prob', 'counts')}
             if inline: x['bands'] = [{'boxes': _pack(bx), 'data': _pack(dt)} for bx, dt in d['bands']]
@@ -260,9 +261,10 @@ def tiny_run(run_dir=None, n:int=2, size:int=24, seed:int=0, device='cpu') -> Pa
     model = tiny_net(seed).to(device)
     js = JacobianStore(run_file(run_dir, 'store'))
     for k in range(n):
-        img = centre_crop(synthetic_item(max(64, size), seed + k)[0].astype(np.float32) / 255, size)
-        js.write(f'synthetic_{k:02d}', model, torch.from_numpy(np.ascontiguousarray(img)).to(device),
-                 model_source=f'vessnb.explorer.tiny_net({seed})')
+        full = synthetic_item(max(64, size), seed + k)[0].astype(np.float32) / 255
+        box = crop_box(full.shape, size)
+        js.write(f'synthetic_{k:02d}', model, torch.from_numpy(np.ascontiguousarray(crop_to(full, box))).to(device),
+                 model_source=f'vessnb.explorer.tiny_net({seed})', region=list(box), full_shape=list(full.shape))
     return run_dir
 
 # %% ../nbs/07_explorer.ipynb #60352339

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_jacobian.ipynb #15a7f091
 from __future__ import annotations
-import contextlib, hashlib, math, operator, os, re, shutil, time, uuid, warnings
+import contextlib, hashlib, json, math, operator, os, re, shutil, time, uuid, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -16,16 +16,16 @@ from torch import nn
 from torch.func import vjp, vmap
 from tqdm.auto import tqdm
 
-from .config import METHODS, DEFAULT_MODEL, RunConfig, VessnbError, Progress, run_file
-from .data import new_run_dir, load_image, image_path, centre_crop, update_summary
+from .config import METHODS, DEFAULT_MODEL, RunConfig, VessnbError, Progress, run_file, int_list, atomic_write, logger
+from .data import new_run_dir, load_image, image_path, centre_crop, crop_box, crop_to, load_fov, update_summary
 from .model import VessNet, load_checkpoint, checkpoint_hash, model_spec
 
 # %% auto #0
 __all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
-           'precision_flags', 'set_precision_flags', 'exact_settings', 'Support', 'measure_support', 'auto_chunk',
-           'JacobianBlocks', 'iter_jacobian_blocks', 'row_shape', 'jacobian_rows', 'pixel_gradient', 'jacobian',
-           'model_hash', 'take_windows', 'put_windows', 'JacobianStore', 'explained_size', 'method_reason',
-           'stage_checkpoint', 'stage_model', 'jacobian_stage']
+           'precision_flags', 'set_precision_flags', 'exact_settings', 'colour_spacing', 'auto_chunk', 'Support',
+           'measure_support', 'as_support', 'row_shape', 'take_windows', 'put_windows', 'JacobianBlocks',
+           'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore',
+           'explained_size', 'explained_box', 'method_reason', 'stage_checkpoint', 'stage_model', 'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -203,48 +203,6 @@ def _vjp_chunks(vjp_fn, cot, state):
             if torch.cuda.is_available(): torch.cuda.empty_cache()
     return out[0] if len(out) == 1 else torch.cat(out)
 
-# %% ../nbs/03_jacobian.ipynb #b19e020f
-@dataclass(frozen=True)
-class Support:
-    "Input window of output pixel (i, j): rows i-top .. i+bottom and columns j-left .. j+right (inclusive)."
-    top: int; bottom: int; left: int; right: int
-    @property
-    def shape(self) -> tuple[int, int]: return (self.top + self.bottom + 1, self.left + self.right + 1)
-    def masks(self, pixels, H, W):
-        "Row masks (n, H) and column masks (n, W) of the windows of `pixels` (n, 2), clipped to the image."
-        r, c = torch.arange(H, device=pixels.device), torch.arange(W, device=pixels.device)
-        i, j = pixels[:, :1], pixels[:, 1:]
-        return (r >= i - self.top) & (r <= i + self.bottom), (c >= j - self.left) & (c <= j + self.right)
-    def offsets(self, pixels, H, W):
-        "Top-left corners (n, 2) of windows of constant size `min(shape, (H, W))` that contain the clipped windows."
-        h, w = min(self.shape[0], H), min(self.shape[1], W)
-        return torch.stack([(pixels[:, 0] - self.top).clamp(0, H - h), (pixels[:, 1] - self.left).clamp(0, W - w)], 1)
-
-def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_random:int=2, seed:int=0,
-                    _vjp=None) -> Support | None:
-    "Largest input window of the `target` map's pixels, measured on `image` and random images; None if not smaller than the image."
-    x = _prepare(model, image)
-    H, W = x.shape[-2:]
-    f = lambda z: target_map(model, target)(z)[0]
-    P = max(1, min(phases, H // 2, W // 2))
-    k = torch.arange(P, device=x.device)
-    probes = torch.stack([(H - P) // 2 + k, (W - P) // 2 + k], 1)
-    gen = torch.Generator().manual_seed(seed)
-    inputs = [x] + [torch.rand(x.shape, generator=gen).to(x) for _ in range(n_random)]
-    ext = [0, 0, 0, 0]
-    with exact_settings(model):
-        for n, xi in enumerate(inputs):
-            out, fn = _vjp if (n == 0 and _vjp is not None) else vjp(f, xi)
-            if out.shape != (H, W): return None
-            nonzero = _vjp_chunks(fn, _onehots(probes, (H, W), out.dtype, x.device), {'chunk': P}) != 0
-            for (i, j), nz in zip(probes.tolist(), nonzero):
-                nz = nz.reshape(-1, H, W).any(0)                 # a pixel is in the window if any channel is
-                rr, cc = nz.any(1).nonzero()[:, 0].tolist(), nz.any(0).nonzero()[:, 0].tolist()
-                if not rr: continue
-                if rr[0] == 0 or rr[-1] == H - 1 or cc[0] == 0 or cc[-1] == W - 1: return None
-                ext = [max(e, v) for e, v in zip(ext, (i - rr[0], rr[-1] - i, j - cc[0], cc[-1] - j))]
-    return Support(*ext)
-
 # %% ../nbs/03_jacobian.ipynb #83a2a55d
 def _pixels(shape, pixels=None, sampling_rate=1):
     "Output pixels (n, 2): all of `shape`, every `sampling_rate`-th in each direction, or the checked `pixels`."
@@ -261,6 +219,10 @@ def _pixels(shape, pixels=None, sampling_rate=1):
     if bad.any(): raise JacobianError(f"pixels outside the {h}x{w} output map, e.g. {p[bad][0].tolist()}")
     if len(torch.unique(p, dim=0)) != len(p): raise JacobianError("pixels contains duplicates")
     return p
+
+def colour_spacing(window, sampling_rate:int=1) -> tuple[int, int]:
+    "Distance between the pixels of one colour class: the `window` shape, rounded up to a multiple of `sampling_rate`."
+    return tuple(sampling_rate * -(-int(n) // sampling_rate) for n in window)
 
 def _colour_keys(pixels, spacing):
     return (pixels[:, 0] % spacing[0]) * spacing[1] + pixels[:, 1] % spacing[1]
@@ -286,25 +248,128 @@ def _activation_bytes(model, x, f):
         for h in hs: h.remove()
     return total[0]
 
-def auto_chunk(model:nn.Module, x, f, rows_per_item:int=1) -> int:
+def auto_chunk(model:nn.Module, x, f, rows_per_item:int=1, act:int|None=None) -> int:
     "Cotangents per vmapped backward for `f(x)` that fit in free device memory (CPU: a 512 MiB budget, at most 256)."
-    per = 1.5 * _activation_bytes(model, x, f) + rows_per_item * x[0].numel() * 4 + 1
+    per = 1.5 * (_activation_bytes(model, x, f) if act is None else act) + rows_per_item * x[0].numel() * 4 + 1
     if x.device.type == 'cuda':
         free, _ = torch.cuda.mem_get_info(x.device)
         return int(max(1, min(1024, 0.4 * free // per)))
     return int(max(1, min(256, 2**29 // per)))
 
+# %% ../nbs/03_jacobian.ipynb #b19e020f
+@dataclass(frozen=True)
+class Support:
+    "Input window of output pixel (i, j): rows i-top .. i+bottom and columns j-left .. j+right (inclusive)."
+    top: int; bottom: int; left: int; right: int
+    @property
+    def shape(self) -> tuple[int, int]: return (self.top + self.bottom + 1, self.left + self.right + 1)
+    def masks(self, pixels, H, W):
+        "Row masks (n, H) and column masks (n, W) of the windows of `pixels` (n, 2), clipped to the image."
+        r, c = torch.arange(H, device=pixels.device), torch.arange(W, device=pixels.device)
+        i, j = pixels[:, :1], pixels[:, 1:]
+        return (r >= i - self.top) & (r <= i + self.bottom), (c >= j - self.left) & (c <= j + self.right)
+    def offsets(self, pixels, H, W):
+        "Top-left corners (n, 2) of windows of constant size `min(shape, (H, W))` that contain the clipped windows."
+        h, w = min(self.shape[0], H), min(self.shape[1], W)
+        return torch.stack([(pixels[:, 0] - self.top).clamp(0, H - h), (pixels[:, 1] - self.left).clamp(0, W - w)], 1)
+
+def _probe_extents(fn, probes, H, W, dtype, device, chunk):
+    "Extents (top, bottom, left, right) of the gradients of `probes`, `chunk` cotangents a pass; None if one reaches the border."
+    ext, state = [0, 0, 0, 0], {'chunk': chunk}
+    for k in range(0, len(probes), chunk):
+        nonzero = _vjp_chunks(fn, _onehots(probes[k:k+chunk], (H, W), dtype, device), state) != 0
+        for (i, j), nz in zip(probes[k:k+chunk].tolist(), nonzero):
+            nz = nz.reshape(-1, H, W).any(0)                 # a pixel is in the window if any channel is
+            rr, cc = nz.any(1).nonzero()[:, 0].tolist(), nz.any(0).nonzero()[:, 0].tolist()
+            if not rr: continue
+            if rr[0] == 0 or rr[-1] == H - 1 or cc[0] == 0 or cc[-1] == W - 1: return None
+            ext = [max(e, v) for e, v in zip(ext, (i - rr[0], rr[-1] - i, j - cc[0], cc[-1] - j))]
+    return ext
+
+def _support_on(model, x, target, phases, n_random, seed, _vjp=None):
+    "The measured window on the prepared input `x` and `n_random` random inputs of its shape (None: not smaller than `x`)."
+    H, W = x.shape[-2:]
+    f = lambda z: target_map(model, target)(z)[0]
+    P = max(1, min(phases, H // 2, W // 2))
+    k = torch.arange(P, device=x.device)
+    probes = torch.stack([(H - P) // 2 + k, (W - P) // 2 + k], 1)
+    gen = torch.Generator().manual_seed(seed)
+    inputs = [x] + [torch.rand(x.shape, generator=gen).to(x) for _ in range(n_random)]
+    ext = [0, 0, 0, 0]
+    with exact_settings(model):
+        chunk = min(P, auto_chunk(model, x, f))
+        for n, xi in enumerate(inputs):
+            out, fn = _vjp if (n == 0 and _vjp is not None) else vjp(f, xi)
+            if out.shape != (H, W): return None
+            e = _probe_extents(fn, probes, H, W, out.dtype, x.device, chunk)
+            if e is None: return None
+            ext = [max(a, b) for a, b in zip(ext, e)]
+    return Support(*ext)
+
+def _measurable(s:Support, H, W, phases:int=32) -> bool:
+    "Would `measure_support` on an H x W image find window `s` (no probe's window reaching the border)?"
+    P = max(1, min(phases, H // 2, W // 2))
+    i0, j0 = (H - P) // 2, (W - P) // 2
+    return i0 - s.top > 0 and i0 + P - 1 + s.bottom < H - 1 and j0 - s.left > 0 and j0 + P - 1 + s.right < W - 1
+
+def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_random:int=2, seed:int=0, size:int=256,
+                    _vjp=None) -> Support | None:
+    "Largest input window of the `target` map's pixels, measured on centre crops of `image` (`size` px, doubled while too small) and random images."
+    x = _prepare(model, image)
+    H, W = x.shape[-2:]
+    while True:
+        h, w = min(size, H), min(size, W)
+        whole = (h, w) == (H, W)
+        i0, j0 = (H - h) // 2, (W - w) // 2
+        sup = _support_on(model, x[..., i0:i0+h, j0:j0+w], target, phases, n_random, seed, _vjp if whole else None)
+        if sup is not None or whole: return sup          # None on a crop: the window reaches its border, try a larger one
+        size *= 2
+
+# %% ../nbs/03_jacobian.ipynb #7a1c0e08
+def as_support(value) -> Support | None:
+    "A `Support` from None, a `Support`, its dict, an int R (R px each side), 'R', 'TOP,BOTTOM,LEFT,RIGHT' or 4 ints."
+    if value is None or isinstance(value, Support): return value
+    if isinstance(value, dict): return Support(**{k: int(value[k]) for k in ('top', 'bottom', 'left', 'right')})
+    if isinstance(value, int) and not isinstance(value, bool): value = (value,)
+    try: v = int_list(value, 'support', (1, 4)) if isinstance(value, str) else tuple(int(t) for t in value)
+    except (ValueError, TypeError) as e: raise JacobianError(f"support: {e}") from None
+    if len(v) not in (1, 4) or min(v) < 0: raise JacobianError(f"support must be R or 4 integers >= 0, got {value!r}")
+    return Support(*(v * 4 if len(v) == 1 else v))
+
+# %% ../nbs/03_jacobian.ipynb #7a1c0e02
+def row_shape(x) -> tuple:
+    "Shape of one Jacobian row for the prepared input `x` (1, C, H, W): (H, W) for one channel, else (C, H, W)."
+    return tuple(x.shape[-2:]) if x.shape[1] == 1 else tuple(x.shape[1:])
+
+def _windows(offsets, h, w, index=None):
+    "Index tensors selecting the (h, w) window at `offsets` (n, 2) of each row (of row `index[k]` for window k)."
+    n = (torch.arange(len(offsets), device=offsets.device) if index is None else index)[:, None, None]
+    ar = lambda m: torch.arange(m, device=offsets.device)
+    return n, (offsets[:, 0, None] + ar(h))[:, :, None], (offsets[:, 1, None] + ar(w))[:, None, :]
+
+def take_windows(rows, offsets, h, w, index=None):
+    "The (h, w) windows at `offsets` of rows (n, H, W) or (n, C, H, W) (every channel of a window's pixels)."
+    if rows.ndim == 3: return rows[_windows(offsets, h, w, index)]
+    return rows.movedim(1, -1)[_windows(offsets, h, w, index)].movedim(-1, 1)
+
+def put_windows(windows, offsets, shape):
+    "Zero rows of `shape` (H, W) or (C, H, W) with `windows` (n, [C,] h, w) placed at `offsets`: `take_windows` undone."
+    rows = torch.zeros(len(windows), *shape[-2:], *shape[:-2], dtype=windows.dtype, device=windows.device)
+    h, w = windows.shape[-2:]
+    rows[_windows(offsets.to(windows.device), h, w)] = windows if windows.ndim == 3 else windows.movedim(1, -1)
+    return rows if len(shape) == 2 else rows.movedim(-1, 1)
+
 # %% ../nbs/03_jacobian.ipynb #85ccece9
 class JacobianBlocks:
     "Iterator of `(pixels (n, 2) long, rows (n, H, W) float32)` blocks of Jacobian rows; `.info` says how they were made."
     def __init__(self, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
-                 pixels=None, sampling_rate=1, support=None, progress=False, _blocks=None):
+                 pixels=None, sampling_rate=1, support=None, progress=False, measured=None, _blocks=None):
         if method not in METHODS: raise JacobianError(f"method must be one of {METHODS}, got {method!r}")
         if mode != 'exact':
             raise JacobianError(f"mode {mode!r} is not available: only 'exact' (float32, TF32 off) is implemented and verified")
         if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
             raise JacobianError(f"chunk_size must be None or an int >= 1, got {chunk_size!r}")
-        self.model, self.target, t0 = model, as_target(target), time.perf_counter()
+        self.model, self.target, t0, support = model, as_target(target), time.perf_counter(), as_support(support)
         self.x = x = _prepare(model, image)
         fmap = target_map(model, self.target)
         self.f = f = lambda z: fmap(z)[0]
@@ -313,26 +378,32 @@ class JacobianBlocks:
         (H, W), t1 = x.shape[-2:], time.perf_counter()
         pix = torch.cat(_blocks) if _blocks is not None else _pixels(self.out.shape, pixels, sampling_rate)
         square = tuple(self.out.shape) == (H, W)
-        if support is None and (method == 'colour' or (method == 'auto' and square and len(pix) >= 256)):
-            support = measure_support(model, image, self.target, _vjp=(self.out, self.vjp_fn))
+        worth = len(pix) >= 256 or (H * W >= 4 * 256 * 256 and len(pix) >= 8)    # measuring costs ~100 passes on a 256-px crop
+        if support is None and (method == 'colour' or (method == 'auto' and square and worth)):
+            support = measured if measured is not None and _measurable(measured, H, W) else measure_support(model, image, self.target, _vjp=(self.out, self.vjp_fn))
         if method == 'colour' and (support is None or not square):
             raise JacobianError(f"method='colour': the {self.target} map's window is not smaller than the {H}x{W} image; use 'batched'")
-        n_classes = len(torch.unique(_colour_keys(pix, support.shape))) if support is not None and square else None
+        if support is not None and (support.shape[0] > H or support.shape[1] > W): support = None   # a known window larger than the image
+        spacing = None if support is None else colour_spacing(support.shape, sampling_rate if pixels is None else 1)
+        n_classes = len(torch.unique(_colour_keys(pix, spacing))) if support is not None and square else None
         if method == 'auto': method = 'colour' if n_classes is not None and n_classes <= 0.8 * len(pix) else 'batched'
-        self.method, self.support, t2 = method, support, time.perf_counter()
+        self.method, self.support, self.spacing, t2 = method, support, spacing, time.perf_counter()
+        per = 1 if method == 'batched' else 3     # a class: its (C, H, W) pass, the leak check's copy, its windows
+        with exact_settings(model): act = _activation_bytes(model, x, f)
         if chunk_size is None:
-            per = 1 if method == 'batched' else -(-len(pix) // n_classes)
-            with exact_settings(model): chunk_size = auto_chunk(model, x, f, per)
-        spacing = support.shape if method == 'colour' else None
+            with exact_settings(model): chunk_size = auto_chunk(model, x, f, per, act=act)
         self.blocks = _blocks if _blocks is not None else _plan_blocks(pix, method, chunk_size, spacing)
+        self.window = (H, W) if method == 'batched' else tuple(min(a, b) for a, b in zip(support.shape, (H, W)))
         self.state = {'chunk': max(len(b) for b in self.blocks) if method == 'batched' else chunk_size}
         self.progress, self.n_pixels, self._k, self._bar = progress, len(pix), 0, None
         self.info = dict(method=method, mode=mode, dtype=str(x.dtype).replace('torch.', ''), target=str(self.target),
-                         support=None if support is None else asdict(support), chunk_size=chunk_size,
+                         support=None if support is None else asdict(support), spacing=None if spacing is None else list(spacing),
+                         chunk_size=chunk_size,
                          n_blocks=len(self.blocks), n_pixels=len(pix),
                          n_backward=len(pix) if method == 'batched' else n_classes,
                          shape=[H, W], out_shape=list(self.out.shape), device=str(x.device),
-                         seconds_forward=t1 - t0, seconds_support=t2 - t1, seconds_rows=0.0)
+                         seconds_forward=t1 - t0, seconds_support=t2 - t1, seconds_rows=0.0,
+                         bytes_forward=act, bytes_per_cotangent=int(1.5 * act + per * x[0].numel() * 4))
 
     def __len__(self): return len(self.blocks)
     def __iter__(self): return self
@@ -340,33 +411,22 @@ class JacobianBlocks:
 
     def compute(self, pixels) -> torch.Tensor:
         "Rows (n, H, W) float32 for one block of `pixels` (n, 2), by this extractor's method."
-        H, W = self.x.shape[-2:]
-        pixels, dev, dt = pixels.to(self.x.device), self.x.device, self.out.dtype
-        with exact_settings(self.model):
-            if self.method == 'batched':
-                return _vjp_chunks(self.vjp_fn, _onehots(pixels, self.out.shape, dt, dev), self.state).float()
-            classes, inv = torch.unique(_colour_keys(pixels, self.support.shape), return_inverse=True)
-            g = _vjp_chunks(self.vjp_fn, _onehots(pixels, self.out.shape, dt, dev, inv, len(classes)), self.state)
-            rm, cm = self.support.masks(pixels, H, W)
-            win = rm[:, :, None] & cm[:, None, :]
-            covered = torch.zeros(len(classes), H, W, dtype=g.dtype, device=dev).index_add_(0, inv, win.to(g.dtype)) > 0
-            if g.ndim == 4: covered, win = covered[:, None], win[:, None]     # windows hold all channels of a pixel
-            leak = float((g * ~covered).abs().max())
-            if leak > 0:
-                raise JacobianError(f"colouring: gradient mass {leak:.3g} outside the measured windows {self.support}; "
-                                    "the window was underestimated, use method='batched'")
-            return (g[inv] * win).float()
+        off, win = self.compute_windows(pixels)
+        return win if self.method == 'batched' else put_windows(win, off, row_shape(self.x)).to(win.device)
 
-    def __next__(self):
-        if self._k >= len(self.blocks):
-            raise StopIteration
+    def _advance(self, fn):
+        if self._k >= len(self.blocks): raise StopIteration
         if self._bar is None and self.progress:
             self._bar = Progress(self.n_pixels, f'jacobian {self.progress if isinstance(self.progress, str) else ""}'.strip() + f' ({self.method})')
         t, pix = time.perf_counter(), self.blocks[self._k]
-        rows = self.compute(pix)
+        out = fn(pix)
         self.info['seconds_rows'] += time.perf_counter() - t
         self._k += 1
         if self._bar is not None: self._bar.update(len(pix))
+        return pix, out
+
+    def __next__(self):
+        pix, rows = self._advance(self.compute)
         return pix.to(rows.device), rows
 
 def iter_jacobian_blocks(model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
@@ -375,11 +435,58 @@ def iter_jacobian_blocks(model:nn.Module, image, *, target=None, method='auto', 
     return JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size, pixels=pixels,
                           sampling_rate=sampling_rate, support=support, progress=progress)
 
-# %% ../nbs/03_jacobian.ipynb #f913e68f
-def row_shape(x) -> tuple:
-    "Shape of one Jacobian row for the prepared input `x` (1, C, H, W): (H, W) for one channel, else (C, H, W)."
-    return tuple(x.shape[-2:]) if x.shape[1] == 1 else tuple(x.shape[1:])
+# %% ../nbs/03_jacobian.ipynb #7a1c0e05
+def _covered(pixels, inv, n, support, H, W):
+    "(n, H, W) bool: per colour class `inv`, the union of its pixels' windows, from a 2-D difference array."
+    d = torch.zeros(n, H + 1, W + 1, dtype=torch.int32, device=pixels.device)
+    r0, r1 = (pixels[:, 0] - support.top).clamp(0, H), (pixels[:, 0] + support.bottom + 1).clamp(0, H)
+    c0, c1 = (pixels[:, 1] - support.left).clamp(0, W), (pixels[:, 1] + support.right + 1).clamp(0, W)
+    for r, c, v in ((r0, c0, 1), (r0, c1, -1), (r1, c0, -1), (r1, c1, 1)):
+        d.index_put_((inv, r, c), torch.full_like(inv, v, dtype=torch.int32), accumulate=True)
+    return d.cumsum(1).cumsum(2)[:, :H, :W] > 0
 
+def _local_masks(pixels, offsets, support, h, w):
+    "(n, h, w) bool: which entries of each pixel's (h, w) window at `offsets` lie in its true (clipped) window."
+    r = offsets[:, :1] + torch.arange(h, device=pixels.device) - pixels[:, :1]
+    c = offsets[:, 1:] + torch.arange(w, device=pixels.device) - pixels[:, 1:]
+    return ((r >= -support.top) & (r <= support.bottom))[:, :, None] & ((c >= -support.left) & (c <= support.right))[:, None, :]
+
+# %% ../nbs/03_jacobian.ipynb #7a1c0e06
+@patch
+def compute_windows(self:JacobianBlocks, pixels) -> tuple[torch.Tensor, torch.Tensor]:
+    "Offsets (n, 2) and windows (n, [C,] h, w) float32 of the rows of `pixels` (n, 2); 'batched': zero offsets and full rows."
+    H, W = self.x.shape[-2:]
+    pixels, dev, dt = pixels.to(self.x.device), self.x.device, self.out.dtype
+    with exact_settings(self.model):
+        if self.method == 'batched':
+            rows = _vjp_chunks(self.vjp_fn, _onehots(pixels, self.out.shape, dt, dev), self.state).float()
+            return torch.zeros(len(pixels), 2, dtype=torch.long, device=dev), rows
+        classes, inv = torch.unique(_colour_keys(pixels, self.spacing), return_inverse=True)
+        g = _vjp_chunks(self.vjp_fn, _onehots(pixels, self.out.shape, dt, dev, inv, len(classes)), self.state)
+        cov = _covered(pixels, inv, len(classes), self.support, H, W)
+        leak = float(torch.where(cov[:, None] if g.ndim == 4 else cov, 0, g).abs().max())
+        if leak > 0:
+            raise JacobianError(f"colouring: gradient mass {leak:.3g} outside the measured windows {self.support}; "
+                                "the window was underestimated, use method='batched'")
+        off = self.support.offsets(pixels, H, W)
+        mask = _local_masks(pixels, off, self.support, *self.window)
+        win = take_windows(g, off, *self.window, index=inv)
+        return off, (win * (mask[:, None] if win.ndim == 4 else mask)).float()
+
+@patch
+def estimate(self:JacobianBlocks, dtype:str='float16') -> dict:
+    "Before any block: bytes of the stored rows (windows in `dtype`) and of memory (forward kept + one block's passes)."
+    row = math.prod(self.window) * self.x.shape[1] * (2 if dtype == 'float16' else 4) + 16     # + pixel and offset
+    return dict(store_bytes=int(self.n_pixels * row),
+                memory_bytes=int(self.info['bytes_forward'] + self.state['chunk'] * self.info['bytes_per_cotangent']))
+
+@patch
+def next_windows(self:JacobianBlocks):
+    "The next block as `(pixels, offsets, windows)` (see `compute_windows`); `StopIteration` at the end."
+    pix, (off, win) = self._advance(self.compute_windows)
+    return pix.to(win.device), off, win
+
+# %% ../nbs/03_jacobian.ipynb #f913e68f
 def jacobian_rows(model:nn.Module, image, pixels, target=None, **kwargs) -> torch.Tensor:
     "Rows (n, H, W) of the Jacobian of the `target` map at output `pixels` (n, 2), in their order (repeats allowed)."
     p = torch.as_tensor(pixels, dtype=torch.long).reshape(-1, 2)
@@ -418,34 +525,18 @@ def model_hash(model:nn.Module) -> str:
 
 STORE_DTYPES = ('float16', 'float32')
 
-def _windows(offsets, h, w):
-    "Index tensors selecting the (h, w) window at `offsets` (n, 2) of each row."
-    n = torch.arange(len(offsets))[:, None, None]
-    return n, (offsets[:, 0, None] + torch.arange(h))[:, :, None], (offsets[:, 1, None] + torch.arange(w))[:, None, :]
-
-def take_windows(rows, offsets, h, w):
-    "The (h, w) windows at `offsets` of rows (n, H, W) or (n, C, H, W) (every channel of a window's pixels)."
-    if rows.ndim == 3: return rows[_windows(offsets, h, w)]
-    return rows.movedim(1, -1)[_windows(offsets, h, w)].movedim(-1, 1)
-
-def put_windows(windows, offsets, shape):
-    "Zero rows of `shape` (H, W) or (C, H, W) with `windows` (n, [C,] h, w) placed at `offsets`: `take_windows` undone."
-    rows = torch.zeros(len(windows), *shape[-2:], *shape[:-2], dtype=windows.dtype)
-    h, w = windows.shape[-2:]
-    rows[_windows(offsets, h, w)] = windows if windows.ndim == 3 else windows.movedim(1, -1)
-    return rows if len(shape) == 2 else rows.movedim(-1, 1)
-
 # %% ../nbs/03_jacobian.ipynb #2e530a1a
 class JacobianStore:
     "Zarr store of Jacobian rows: per image a group with image, target map, extraction plan and committed blocks."
     _RESERVED = {'name', 'method', 'mode', 'dtype', 'compute_dtype', 'target', 'support', 'chunk_size', 'n_blocks', 'n_pixels',
                  'n_backward', 'shape', 'out_shape', 'device', 'layout', 'window', 'channels', 'model_hash', 'checkpoint_hash',
                  'sampling_rate', 'complete', 'planned', 'max_abs', 'seconds_forward', 'seconds_support', 'seconds_rows',
-                 'seconds_total'}
+                 'seconds_total', 'spacing', 'bytes_forward', 'bytes_per_cotangent', 'estimate'}
     def __init__(self, path):
         self.path = Path(path)
         self.root = zarr.open_group(str(self.path), mode='a')
-        if '.partial' not in self.root: self.root.create_group('.partial')
+        for g in ('.partial', '.supports'):       # blocks being written; measured windows (one JSON file each)
+            if g not in self.root: self.root.create_group(g)
         self._index = {}
 
     def __repr__(self): return f"JacobianStore({str(self.path)!r}, images={self.names()})"
@@ -460,6 +551,10 @@ class JacobianStore:
     def is_complete(self, name) -> bool: return bool(self._group(name).attrs.get('complete', False))
     def image(self, name) -> torch.Tensor: return torch.from_numpy(self._group(name)['image'][:])
     def prob(self, name) -> torch.Tensor: return torch.from_numpy(self._group(name)['prob'][:])
+    def fov(self, name) -> torch.Tensor | None:
+        "The image's field-of-view mask (H, W) bool, if one was stored with it (statistics inside it are reported too)."
+        g = self._group(name)
+        return torch.from_numpy(g['fov'][:]).bool() if 'fov' in g else None
 
 # %% ../nbs/03_jacobian.ipynb #f770ad6e
 @patch
@@ -531,7 +626,7 @@ def row(self:JacobianStore, name, i:int, j:int) -> torch.Tensor:
 @patch
 def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
           sampling_rate=1, dtype='float16', checkpoint_hash=None, overwrite=False, progress=False,
-          callback=None, **meta) -> dict:
+          callback=None, support=None, disk_check:bool=True, fov=None, **meta) -> dict:
     "Extract and store the rows of `image` as `name` (resuming an incomplete one); returns its attributes."
     if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     clash = set(meta) & self._RESERVED
@@ -540,27 +635,38 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
         raise JacobianError(f"image name {name!r} must be a non-empty string without '/', not starting with '.'")
     x = _prepare(model, image)
     img, mhash = x[0].reshape(row_shape(x)).float().cpu(), model_hash(model)
+    if fov is not None and tuple(np.shape(fov)) != tuple(img.shape[-2:]):
+        raise JacobianError(f"fov of shape {tuple(np.shape(fov))} for the {tuple(img.shape[-2:])} image {name!r}")
     if name in self and (overwrite or not self.attrs(name).get('planned')):
         shutil.rmtree(self.path/name); self._index.pop(name, None)
     if name in self: ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
     else: ext, a, todo = self._start(name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate,
-                                     dtype, checkpoint_hash, progress, meta)
+                                     dtype, checkpoint_hash, progress, support, disk_check, fov, meta)
     if ext is None: return a
-    for k, (pix, rows) in zip(todo, ext):
-        self._commit(name, a, k, pix, rows, dtype)
+    t = [time.perf_counter()]
+    for n, k in enumerate(todo):
+        pix, off, win = ext.next_windows()
+        self._commit(name, a, k, pix, off, win, dtype)
+        t.append(time.perf_counter())
+        if n == min(3, len(todo) - 1): self._log_rate(name, t, len(todo))
         if callback is not None: callback(k)
     return self._finish(name, ext)
 
 # %% ../nbs/03_jacobian.ipynb #71ecbee9
 @patch
-def _start(self:JacobianStore, name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate, dtype, chash, progress, meta):
+def _start(self:JacobianStore, name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate, dtype, chash,
+           progress, support, disk_check, fov, meta):
+    key = f'{mhash}|{as_target(target)}'
+    known = self.known_support(key)
     ext = JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size,
-                         sampling_rate=sampling_rate, progress=progress)
+                         sampling_rate=sampling_rate, progress=progress, support=support, measured=known)
+    if ext.support is not None and known is None and support is None: self._remember_support(key, ext.support)
+    est = self._check_plan(name, ext, dtype, disk_check)
     H, W = img.shape[-2:]
-    win = (H, W) if ext.method == 'batched' else tuple(min(s, n) for s, n in zip(ext.support.shape, (H, W)))
+    win = ext.window
     a = dict(name=name, **ext.info, compute_dtype=ext.info['dtype'], layout='dense' if win == (H, W) else 'windows',
              window=list(win), channels=int(ext.x.shape[1]), model_hash=mhash, checkpoint_hash=chash, sampling_rate=sampling_rate,
-             complete=False, planned=False, max_abs=None, **meta)
+             complete=False, planned=False, max_abs=None, estimate=est, **meta)
     a['dtype'] = dtype
     g = self.root.create_group(name, attributes=a)
     g.create_array('image', data=img.numpy())
@@ -568,8 +674,53 @@ def _start(self:JacobianStore, name, model, image, img, mhash, target, method, m
     g.create_array('plan_pixels', data=torch.cat(ext.blocks).int().numpy())
     g.create_array('plan_bounds', data=np.concatenate([[0], np.cumsum([len(b) for b in ext.blocks])]).astype(np.int64))
     g.create_group('blocks')
+    if fov is not None: self._put_fov(name, fov, (H, W))
     g.attrs['planned'] = a['planned'] = True
     return ext, a, list(range(len(ext.blocks)))
+
+# %% ../nbs/03_jacobian.ipynb #7a1c0e0b
+def _gb(n) -> str: return f'{n / 2**30:.2f} GiB'
+
+@patch
+def known_support(self:JacobianStore, key:str) -> Support | None:
+    "The window cached in the store for `key` ('MODEL_HASH|TARGET'), or None."
+    p = self.path/'.supports'/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    return Support(**json.loads(p.read_text())) if p.exists() else None
+
+@patch
+def _remember_support(self:JacobianStore, key, support):
+    p = self.path/'.supports'/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    p.parent.mkdir(exist_ok=True)
+    with atomic_write(p, 'w') as f: f.write(json.dumps(asdict(support)))
+
+@patch
+def _check_plan(self:JacobianStore, name, ext, dtype, disk_check) -> dict:
+    "Log the plan's size; refuse one whose store exceeds the free disk (`disk_check`); the estimate."
+    est, free = ext.estimate(dtype), shutil.disk_usage(self.path).free
+    i = ext.info
+    logger.info(f"jacobian {name}: {i['n_pixels']} rows by {i['method']} ({i['n_backward']} backward passes in {i['n_blocks']} blocks, "
+                f"windows {ext.window[0]}x{ext.window[1]}); store about {_gb(est['store_bytes'])} ({_gb(free)} free), "
+                f"memory about {_gb(est['memory_bytes'])}")
+    if disk_check and est['store_bytes'] > free:
+        raise JacobianError(f"{self.path}: {name!r} needs about {_gb(est['store_bytes'])} of store ({i['n_pixels']} rows of "
+                            f"{ext.window[0]}x{ext.window[1]} in {dtype}) but {_gb(free)} are free; explain a preview "
+                            "(sampling_rate=s needs 1/s^2 of it), a smaller region, or pass disk_check=False (--no-disk-check)")
+    return dict(est, free_bytes=int(free), disk_check=bool(disk_check))
+
+@patch
+def _put_fov(self:JacobianStore, name, fov, shape):
+    self.root[name].create_array('fov', data=np.asarray(torch.as_tensor(np.asarray(fov)).bool()).astype(np.uint8))
+
+@patch
+def _log_rate(self:JacobianStore, name, t, n_blocks):
+    "Record and log the time of the whole extraction, estimated from its first blocks' times `t` (the first one warms up)."
+    first = t[1] - t[0]
+    rate = (t[-1] - t[1]) / (len(t) - 2) if len(t) > 2 else first
+    est = dict(self.root[name].attrs.get('estimate') or {}, seconds_first_block=first, seconds_per_block=rate,
+               seconds=first + rate * (n_blocks - 1), from_blocks=len(t) - 1)
+    self.root[name].attrs['estimate'] = est
+    logger.info(f"jacobian {name}: {len(t) - 1} blocks in {t[-1] - t[0]:.2f} s; about {est['seconds']:.0f} s "
+                f"({est['seconds'] / 3600:.2f} h) for all {n_blocks} blocks")
 
 # %% ../nbs/03_jacobian.ipynb #1c3a359c
 @patch
@@ -584,20 +735,16 @@ def _resume(self:JacobianStore, name, model, image, img, mhash, target, mode, dt
     pp, bounds = torch.from_numpy(g['plan_pixels'][:]).long(), g['plan_bounds'][:]
     todo = sorted(set(range(a['n_blocks'])) - self._done(name))
     ext = JacobianBlocks(model, image, target=target, method=a['method'], mode=mode, chunk_size=a['chunk_size'],
-                         support=None if a['support'] is None else Support(**a['support']), progress=progress,
+                         support=a['support'], sampling_rate=a['sampling_rate'], progress=progress,
                          _blocks=[pp[bounds[k]:bounds[k+1]] for k in todo])
     return ext, a, todo
 
 # %% ../nbs/03_jacobian.ipynb #4cab8efd
 @patch
-def _commit(self:JacobianStore, name, a, k, pix, rows, dtype):
-    "Write block `k` into `.partial/`, then rename it into `blocks/`: it is there entirely or not at all."
-    rows, pix = rows.float().cpu(), pix.cpu()
-    off, data = torch.zeros(len(rows), 2, dtype=torch.long), rows
-    if a['layout'] == 'windows':
-        off = Support(**a['support']).offsets(pix, *a['shape'])
-        data = take_windows(rows, off, *a['window'])
-        if (rows - put_windows(data, off, rows.shape[1:])).abs().max() > 0: raise JacobianError(f"block {k} of {name!r} has gradient mass outside its windows")
+def _commit(self:JacobianStore, name, a, k, pix, off, data, dtype):
+    "Write block `k` (windows `data` at `off`) into `.partial/`, then rename it into `blocks/`: there entirely or not at all."
+    pix, off, data = pix.cpu(), off.cpu(), data.float().cpu()
+    if tuple(data.shape[-2:]) != tuple(a['window']): raise JacobianError(f"block {k} of {name!r}: windows {tuple(data.shape[-2:])}, layout {a['window']}")
     m = float(data.abs().max()) if data.numel() else 0.0
     scale = (m if m > 0 else 1.0) if dtype == 'float16' else 1.0
     data = (data / scale).to(getattr(torch, dtype)).numpy()
@@ -628,6 +775,10 @@ def _finish(self:JacobianStore, name, ext):
 def explained_size(cfg:RunConfig) -> int | None:
     "Side of the explained centre crops of run `cfg`: `explain_size`, else `crop`; None for whole images."
     return cfg.crop if cfg.explain_size is None else (cfg.explain_size or None)
+
+def explained_box(cfg:RunConfig, shape) -> tuple[int, int, int, int]:
+    "(i0, j0, h, w) explained of an image of `shape` in run `cfg`: `region`, else the centre crop of `explained_size`, else all."
+    return crop_box(shape, explained_size(cfg), None if cfg.region is None else int_list(cfg.region, 'region'))
 
 def method_reason(asked:str, attrs:dict) -> str:
     "Why an image's rows were made with the method its store `attrs` record, when `asked` for `asked`."
@@ -667,13 +818,16 @@ def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     channels = data.get('channels', RunConfig.channels)            # what the data stage chose to keep of colour images
     if not files: raise JacobianError("no images to explain: the data stage's test split is empty or n_explain is 0")
     js, done, rewritten = JacobianStore(run_file(run_dir, 'store')), {}, []
+    if cfg.region is not None: crop = None
     for name, path in files.items():
         img = load_image(path, channels)
         _check_channels(model, img, path, channels)
-        if crop is not None: img = centre_crop(img, crop)
-        kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash, sampling_rate=cfg.sampling_rate,
-                  progress=name, image_name=name, image_file=str(path), crop=crop,
-                  model_source=str(train['checkpoint']))
+        box = explained_box(cfg, img.shape)
+        fov = load_fov(data['root'], name, img.shape[-2:]) if data.get('root') else None
+        img, full, fov = crop_to(img, box), list(img.shape[-2:]), None if fov is None else crop_to(fov, box)
+        kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash,
+                  sampling_rate=cfg.sampling_rate, support=cfg.support, disk_check=cfg.disk_check, fov=fov, progress=name, image_name=name,
+                  image_file=str(path), crop=crop, region=list(box), full_shape=full, model_source=str(train['checkpoint']))
         x = torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device)
         try: a = js.write(name, model, x, **kw)
         except StoreMismatchError:          # an entry of this run's store made with another model: redo it
@@ -682,7 +836,8 @@ def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
                                         'n_backward', 'chunk_size', 'seconds_total', 'max_abs')}
         done[name]['method_reason'] = method_reason(cfg.method, a)
     summary = dict(store=str(js.path), checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
-                   mode=cfg.mode, target=cfg.target, crop=crop, sampling_rate=cfg.sampling_rate, device=str(cfg.device), images=list(files), rewritten=rewritten,
+                   mode=cfg.mode, target=cfg.target, crop=crop, region=cfg.region, sampling_rate=cfg.sampling_rate, device=str(cfg.device),
+                   images=list(files), rewritten=rewritten,
                    per_image=done, seconds=sum(d['seconds_total'] for d in done.values()))
     update_summary(run_dir, 'jacobian', summary)
     return summary

@@ -13,10 +13,10 @@ from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, l
                            load_json, update_summary)
 
 # %% auto #0
-__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'USER_ERRORS', 'Stage', 'PipelineError', 'stage_path', 'stage_function',
-           'stages_for', 'stage_inputs', 'run_stage', 'demo_inputs', 'stage_figures', 'record_notebook', 'Recorder',
-           'check_run_dir', 'absolute_paths', 'run_pipeline', 'build_parser', 'config_from_args', 'images_result',
-           'checkpoint_result', 'explain', 'vessnb_cli']
+__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'SEGMENT_OPTIONS', 'USER_ERRORS', 'Stage', 'PipelineError', 'stage_path',
+           'stage_function', 'stages_for', 'stage_inputs', 'run_stage', 'demo_inputs', 'stage_figures',
+           'record_notebook', 'Recorder', 'check_run_dir', 'absolute_paths', 'run_pipeline', 'build_parser',
+           'config_from_args', 'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
 
 # %% ../nbs/06_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ def stage_function(cfg:RunConfig, name:str):
     return getattr(importlib.import_module(module), fn)
 
 def stages_for(cfg:RunConfig) -> list:
-    "The stages a run `cfg` runs: all of them, or only data to Jacobians for a sampled preview (`sampling_rate` > 1)."
-    return list(STAGES) if cfg.sampling_rate == 1 else ['data', 'train', 'jacobian']
+    "The stages a run `cfg` runs: all of them, or for a sampled preview (`sampling_rate` > 1) data to the preview maps."
+    return list(STAGES) if cfg.sampling_rate == 1 else ['data', 'train', 'jacobian', 'threshold']
 
 # %% ../nbs/06_pipeline.ipynb #6c595dd4
 def stage_inputs(run_dir, stage:str) -> dict:
@@ -191,11 +191,11 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
     return summary
 
 # %% ../nbs/06_pipeline.ipynb #6253a45a
-def _add_options(p, skip=()):
-    "Add one argument per `RunConfig` field to parser `p`, defaults suppressed (so only the options given are seen)."
+def _add_options(p, skip=(), only=None):
+    "Add one argument per `RunConfig` field (or those in `only`) to parser `p`, defaults suppressed (only those given are seen)."
     groups = {}
     for f in fields(RunConfig):
-        if f.name in skip: continue
+        if f.name in skip or (only is not None and f.name not in only): continue
         g = groups.setdefault(f.metadata['group'], p.add_argument_group(f"{f.metadata['group']} options"))
         names = [f"--{f.name.replace('_', '-')}"] + ([f'--{f.name}'] if '_' in f.name else [])
         default = f' (default: {f.default})' if f.default is not None else ''
@@ -209,6 +209,8 @@ def _add_options(p, skip=()):
 # %% ../nbs/06_pipeline.ipynb #6253a45b
 class _Parser(argparse.ArgumentParser):
     def error(self, message): raise ConfigError(message)
+
+SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress')   # the run options `vessnb segment` uses
 
 def build_parser() -> argparse.ArgumentParser:
     "The `vessnb` command's parser, generated from `RunConfig` and `STAGES`."
@@ -225,7 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument('images', nargs='+', help='image files (TIFF 8/16-bit, PNG) or folders of them')
     ex.add_argument('--checkpoint', required=True, help='a checkpoint written by vessnb (checkpoints/best.pt)')
     ex.add_argument('--out', required=True, help='output folder (a run folder: store, maps, figures, explorer)')
-    _add_options(ex, skip=('run_dir', 'data', 'n_synthetic', 'synthetic_size', 'split', 'n_explain'))
+    _add_options(ex, skip=('run_dir', 'data', 'n_synthetic', 'synthetic_size', 'split', 'n_explain', 'layout'))
+    seg = sub.add_parser('segment', allow_abbrev=False, help='vessel probability maps of unlabelled images (whole or in tiles)')
+    seg.add_argument('images', nargs='+', help='image files or folders of them')
+    seg.add_argument('--checkpoint', required=True, help='a checkpoint written by vessnb (checkpoints/best.pt)')
+    seg.add_argument('--out', required=True, help='output folder: segmentation/NAME_prob.npy and .png, summary.json')
+    seg.add_argument('--tile', type=int, default=None, help='segment in tiles of this core size, px, with receptive-field margins')
+    _add_options(seg, only=SEGMENT_OPTIONS)
+    chk = sub.add_parser('check-data', allow_abbrev=False, help='check a data set and print its whole-set report')
+    chk.add_argument('path', help='a VessMap or nnU-Net folder, or a .json/.csv list of image/label pairs')
+    _add_options(chk, only=('channels', 'layout'))
     cmp = sub.add_parser('compare', allow_abbrev=False, help="explain the first run's images with each run's model, side by side")
     cmp.add_argument('runs', nargs='+', help='two or more finished run folders')
     cmp.add_argument('--out', required=True, help='output folder: figures, summary.json, one sub-run per model')
@@ -238,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(a:argparse.Namespace) -> RunConfig:
     "The `RunConfig` of parsed `vessnb` arguments `a`."
     given = {f.name: getattr(a, f.name) for f in fields(RunConfig) if hasattr(a, f.name)}
-    if a.command == 'explain': given['run_dir'] = a.out
+    if a.command in ('explain', 'segment'): given['run_dir'] = a.out
     base = {}
     if getattr(a, 'config', None): base = RunConfig.load(a.config).to_dict()
     elif a.command in STAGES and a.command != 'data':
@@ -274,6 +285,43 @@ def explain(cfg:RunConfig, checkpoint, paths) -> dict:
     stages = [s for s in stages_for(cfg) if s not in ('data', 'train')]
     return run_pipeline(cfg, stages, given={'data': images_result(paths, cfg.channels), 'train': checkpoint_result(checkpoint, cfg.model)})
 
+# %% ../nbs/06_pipeline.ipynb #7a1c0e41
+def _save_prob(out, name, img, p, target) -> str:
+    "Write NAME_prob.npy (atomically) and NAME_prob.png (image beside its map) into `out`; the .npy path."
+    import numpy as np, matplotlib.pyplot as plt
+    from vessnb.data import save_figure, display_image
+    from vessnb.config import atomic_write
+    with atomic_write(out/f'{name}_prob.npy') as f: np.save(f, p)
+    fig, axs = plt.subplots(1, 2, figsize=(8.4, 4.2))
+    axs[0].imshow(display_image(img), cmap='gray'); axs[0].set_title(name)
+    im = axs[1].imshow(p, cmap='viridis', vmin=0, vmax=1); axs[1].set_title(target); fig.colorbar(im, ax=axs[1], shrink=0.8)
+    for ax in axs: ax.axis('off')
+    save_figure(fig, out/f'{name}_prob.png'); plt.close(fig)
+    return str(out/f'{name}_prob.npy')
+
+def segment(cfg:RunConfig, checkpoint, paths, tile:int|None=None) -> dict:
+    "Probability maps of the unlabelled images `paths` with `checkpoint` (whole, or `tile`-px tiles) in `cfg.run_dir`/segmentation."
+    import numpy as np, torch
+    from vessnb.config import logger, torch_threads
+    from vessnb.jacobian import stage_model, _check_channels
+    from vessnb.distributed import segment_image
+    from vessnb.data import load_image
+    run_dir, data = check_run_dir(cfg.run_dir), images_result(paths, cfg.channels)
+    with torch_threads(cfg.threads), log_to(run_file(run_dir, 'log'), echo=cfg.progress):
+        model, chash = stage_model(checkpoint_result(checkpoint, cfg.model), cfg.device)
+        out, per = run_file(run_dir, 'segmentation'), {}
+        out.mkdir(parents=True, exist_ok=True)
+        for name, path in data['explain'].items():
+            img, t0 = load_image(path, cfg.channels), time.perf_counter()
+            _check_channels(model, img, path, cfg.channels)
+            p = segment_image(model, torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device), tile, cfg.target).float().cpu().numpy()
+            per[name] = dict(file=path, shape=list(p.shape), tile=tile, seconds=round(time.perf_counter() - t0, 3),
+                             map=_save_prob(out, name, img, p, cfg.target))
+            logger.info(f"segment {name}: {p.shape[0]}x{p.shape[1]} in {per[name]['seconds']} s" + (f' ({tile}-px tiles)' if tile else ''))
+    summary = dict(checkpoint=str(Path(checkpoint).resolve()), checkpoint_hash=chash, target=cfg.target, tile=tile, images=per)
+    update_summary(run_dir, 'segment', summary)
+    return load_json(run_file(run_dir, 'summary'))
+
 # %% ../nbs/06_pipeline.ipynb #22bc42c3
 USER_ERRORS = (VessnbError, FileNotFoundError)     # every error class of vessnb derives from `VessnbError`
 
@@ -284,8 +332,10 @@ def vessnb_cli(argv=None):
     try:
         a = build_parser().parse_args(argv)
         if a.command == 'compare': return _compare_cli(a)
+        if a.command == 'check-data': return _check_data_cli(a)
         cfg = config_from_args(a)
         if a.command == 'explain': summary = explain(cfg, a.checkpoint, a.images)
+        elif a.command == 'segment': summary = segment(cfg, a.checkpoint, a.images, a.tile)
         elif a.command == 'run': summary = run_pipeline(cfg, a.stages.split(',') if a.stages else None)
         else: summary = run_pipeline(cfg, [a.command])
     except USER_ERRORS as e: fail(str(e).splitlines()[0] if isinstance(e, ConfigError) else str(e))
@@ -295,6 +345,12 @@ def vessnb_cli(argv=None):
     return 0
 
 # %% ../nbs/06_pipeline.ipynb #22bc42c5
+def _check_data_cli(a) -> int:
+    "`vessnb check-data PATH`: the whole-set report of a data set (every problem, if any, as the error)."
+    from vessnb.data import data_report
+    print(data_report(a.path, **{k: getattr(a, k) for k in ('channels', 'layout') if hasattr(a, k)}))
+    return 0
+
 def _compare_cli(a) -> int:
     "`vessnb compare`: the comparison of the runs `a.runs` in `a.out`."
     from vessnb.compare import compare_runs, table_markdown

@@ -22,7 +22,7 @@ from .config import RunConfig, VessnbError, run_file, logger, CHANNEL_NORMS
 __all__ = ['STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude', 'influence_counts',
            'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map', 'show_map',
            'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence', 'load_influence', 'demo_setup',
-           'store_maps', 'threshold_stage']
+           'write_ome_zarr', 'store_maps', 'threshold_stage']
 
 # %% ../nbs/04_threshold.ipynb #d6b1269e
 class ThresholdError(VessnbError, ValueError):
@@ -127,6 +127,15 @@ class Influence:
     @property
     def thresholds(self) -> tuple: return tuple(float(abs_threshold(self.max_abs, p)) for p in self.proportions)
     @property
+    def step(self) -> int:
+        "Output pixels between two map entries: 1, or the sampling rate of a preview (entry (a, b) is pixel (a*step, b*step))."
+        return int(self.info.get('sampling_rate', 1))
+    def pixel_grid(self) -> tuple[torch.Tensor, torch.Tensor]:
+        "Output pixel coordinates (i, j) of the map's entries, each (h, w) int64."
+        h, w = self.mass.shape
+        i, j = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+        return i * self.step, j * self.step
+    @property
     def box_area(self) -> torch.Tensor:
         "(P, H, W) area in pixels of each bounding box (0 when no input is above the threshold)."
         b = self.box
@@ -138,8 +147,7 @@ class Influence:
     @property
     def centroid_distance(self) -> torch.Tensor:
         "(H, W) distance in pixels of the |g|-weighted centroid from the output pixel itself."
-        H, W = self.mass.shape
-        i, j = torch.meshgrid(torch.arange(H, dtype=torch.float64), torch.arange(W, dtype=torch.float64), indexing='ij')
+        i, j = self.pixel_grid()
         return torch.hypot(self.centroid[0].cpu() - i, self.centroid[1].cpu() - j)
 
     def index(self, proportion=None) -> int:
@@ -154,20 +162,21 @@ class Influence:
     def table(self, proportion=None) -> dict:
         "Per-pixel statistics at `proportion` as a dict of equal-length 1-d tensors (one entry per output pixel)."
         k = self.index(proportion)
-        H, W = self.mass.shape
-        i, j = torch.meshgrid(torch.arange(H), torch.arange(W), indexing='ij')
+        i, j = self.pixel_grid()
         cols = dict(i=i, j=j, count=self.counts[k], i0=self.box[k, 0], i1=self.box[k, 1], j0=self.box[k, 2],
                     j1=self.box[k, 3], box_area=self.box_area[k], fulfillment=self.fulfillment[k],
                     mass=self.mass, centroid_distance=self.centroid_distance)
         return {c: v.cpu().reshape(-1) for c, v in cols.items()}
 
 # %% ../nbs/04_threshold.ipynb #49babf9a
-def _check_block(pixels, rows, shape, seen):
+def _check_block(pixels, rows, shape, seen, step=1):
     H, W = shape
     if rows.ndim != 3 or tuple(rows.shape[1:]) != (H, W) or pixels.shape != (rows.shape[0], 2):
         raise ThresholdError(f'block: expected pixels (n, 2) and rows (n, {H}, {W}), '
                              f'got {tuple(pixels.shape)} and {tuple(rows.shape)}')
-    out = (pixels[:, 0] * W + pixels[:, 1]).long().cpu()
+    if step > 1 and bool((pixels % step != 0).any()):
+        raise ThresholdError(f'block: pixel {pixels[(pixels % step != 0).any(1)][0].tolist()} is not on the sampling grid of step {step}')
+    out = ((pixels[:, 0] // step) * -(-W // step) + pixels[:, 1] // step).long().cpu()
     if (seen[out]).any() or out.unique().numel() != out.numel():
         raise ThresholdError('block: an output pixel arrived twice; each must come exactly once')
     seen[out] = True
@@ -178,12 +187,14 @@ def _prune(out, idx, val, bound):
     return out[keep], idx[keep], val[keep]
 
 def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, total=None,
-                          progress:bool=False, channels:str=RunConfig.channel_norm) -> Influence:
-    "Exact influence maps from a stream of `(pixels, rows)` blocks covering all `shape` = (H, W) output pixels."
+                          progress:bool=False, channels:str=RunConfig.channel_norm, sampling_rate:int=1) -> Influence:
+    "Exact influence maps from a stream of `(pixels, rows)` blocks covering all `shape` = (H, W) output pixels (or a sampled grid)."
     ps = as_proportions(proportions)
     if channels not in CHANNEL_NORMS: raise ThresholdError(f'channels must be one of {CHANNEL_NORMS}, got {channels!r}')
     H, W = shape = tuple(int(s) for s in shape)
-    n = H * W
+    s = int(sampling_rate)
+    h, w = -(-H // s), -(-W // s)                # the map: every s-th output pixel in each direction
+    n = h * w
     pmin = min(ps)
     seen = torch.zeros(n, dtype=torch.bool)
     dev, dtype = None, None
@@ -203,7 +214,7 @@ def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, t
                 ts = [abs_threshold(max_abs, p, dtype).to(dev) for p in ps]
             bound = abs_threshold(0., pmin, dtype).to(dev)
         A = _magnitude(rows, channels, 4)                    # (n, H, W) magnitudes, also of (n, C, H, W) rows
-        out = _check_block(pixels, A, shape, seen)
+        out = _check_block(pixels, A, shape, seen, s)
         if not torch.isfinite(A).all(): raise ThresholdError('block: rows contain nan or inf')
         bmax = float(A.max()) if A.numel() else 0.
         measured = max(measured, bmax)
@@ -231,7 +242,8 @@ def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, t
             peak = max(peak, ncand)
         nblocks += 1
     missing = int((~seen).sum())
-    if missing: raise ThresholdError(f'blocks: {missing} of {n} output pixels never arrived; need every row for max|J|')
+    if missing: raise ThresholdError(f'blocks: {missing} of {n} output pixels never arrived; need every row for max|J|'
+                                     + (f' (of the grid of step {s})' if s > 1 else ''))
     if known and measured != float(max_abs):
         raise ThresholdError(f'max_abs: given {float(max_abs)!r} but the rows have max|J| = {measured!r}; '
                              'pass max_abs=None to measure it in the same pass')
@@ -243,9 +255,10 @@ def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, t
             keep = v > abs_threshold(measured, p, dtype).to(dev)
             counts[k], boxes[k] = _box_from_candidates(o[keep].long(), i[keep].long(), n, W)
     info = dict(path='known max' if known else 'candidates', blocks=nblocks, peak_candidates=peak,
-                pruned_candidates=pruned, final_candidates=ncand, seconds=time.perf_counter() - t0)
-    return Influence(ps, measured, counts.reshape(len(ps), H, W), boxes.reshape(len(ps), 4, H, W),
-                     mass.reshape(H, W), centroid.reshape(2, H, W), info)
+                pruned_candidates=pruned, final_candidates=ncand, seconds=time.perf_counter() - t0,
+                **({'sampling_rate': s, 'preview': True} if s > 1 else {}))
+    return Influence(ps, measured, counts.reshape(len(ps), h, w), boxes.reshape(len(ps), 4, h, w),
+                     mass.reshape(h, w), centroid.reshape(2, h, w), info)
 
 # %% ../nbs/04_threshold.ipynb #5cee5189
 def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, progress:bool=False,
@@ -254,16 +267,17 @@ def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, prog
     if isinstance(source, (str, Path)):
         if not Path(source).exists(): raise ThresholdError(f'source: no Jacobian store at {source}')
         source = JacobianStore(source)
+    step = 1
     if isinstance(source, torch.nn.Module):
         if image is None: raise ThresholdError('image: a model needs the image whose Jacobian to threshold')
         image = _as_tensor(image, 'image')
         shape = image.shape[-2:]
-        blocks = iter_jacobian_blocks(source, image, progress=False, **kwargs)
+        blocks, step = iter_jacobian_blocks(source, image, progress=False, **kwargs), kwargs.get('sampling_rate', 1)
         total = len(blocks) if hasattr(blocks, '__len__') else None
     elif hasattr(source, 'iter_blocks') and hasattr(source, 'max_abs'):   # a JacobianStore
         if not isinstance(image, str): raise ThresholdError(f'image: a store needs an image name, got {image!r}')
         if kwargs: raise ThresholdError(f'unexpected arguments for a store: {sorted(kwargs)}')
-        shape = tuple(source.image(image).shape[-2:])
+        shape, step = tuple(source.image(image).shape[-2:]), int(source.attrs(image).get('sampling_rate', 1))
         if max_abs is None and (channels == 'max' or source.attrs(image).get('channels', 1) == 1):
             max_abs = source.max_abs(image)      # the stored max|J| is the largest magnitude (else it is measured)
         blocks, total = source.iter_blocks(image), None
@@ -274,7 +288,8 @@ def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, prog
         shape = J.shape[:2]
         blocks = dense_blocks(J, kwargs.pop('block_size', 256))
         total = None
-    return influence_from_blocks(blocks, shape, proportions, max_abs=max_abs, total=total, progress=progress, channels=channels)
+    return influence_from_blocks(blocks, shape, proportions, max_abs=max_abs, total=total, progress=progress, channels=channels,
+                                 sampling_rate=step)
 
 # %% ../nbs/04_threshold.ipynb #87e97b05
 _CMAPS = dict(image='gray', prob='viridis', influence='magma', counts='magma', gradient='RdBu_r', mask='gray')
@@ -317,8 +332,8 @@ def plot_influence(inf:Influence, proportion=None, image=None, title:str=''):
                             squeeze=False)
     axs = axs[0]
     if image is not None: show_map(axs[0], image, 'image', 'image')
-    show_map(axs[-1], inf.counts[k], 'counts', label='input pixels above threshold',
-             title=f'{title} influence: |g| > {inf.proportions[k]:g} max|J|'.strip())
+    what = f'|g| > {inf.proportions[k]:g} max|J|' if inf.step == 1 else f'preview, every {inf.step}th px: |g| > {inf.proportions[k]:g} sampled max'
+    show_map(axs[-1], inf.counts[k], 'counts', label='input pixels above threshold', title=f'{title} {what}'.strip())
     fig.tight_layout()
     return fig
 
@@ -389,6 +404,27 @@ def demo_setup(seed:int=0, size:int=32, width:int=4, steps:int=40, device='cpu')
     image = torch.from_numpy(synthetic_item(size, seed)[0].astype(np.float32) / 255)
     return f'synthetic{seed}', model.eval().to(device), image.to(device)
 
+# %% ../nbs/04_threshold.ipynb #7a1c0e51
+def write_ome_zarr(path, image, prob, inf:Influence, name:str='image') -> Path:
+    "Write `image` ([C,] H, W), its probability (H, W) and the influence map of `inf` as one OME-Zarr image at `path`."
+    try: from ome_zarr.writer import write_image
+    except ImportError: raise ThresholdError('OME-Zarr output needs the ome-zarr package: pip install "vessnb[ome]"') from None
+    import zarr, shutil
+    img = _as_tensor(image, 'image').float().cpu()
+    img = img[None] if img.ndim == 2 else img
+    m = inf.map().float().cpu()
+    if inf.step > 1: m = m.repeat_interleave(inf.step, 0).repeat_interleave(inf.step, 1)
+    H, W = img.shape[-2:]
+    planes = torch.cat([img, _as_tensor(prob, 'prob').float().cpu()[None, :H, :W], m[None, :H, :W]]).numpy()
+    names = [f'image[{c}]' for c in range(len(img))] + ['probability', 'influence' + (f' (preview, step {inf.step})' if inf.step > 1 else '')]
+    path = Path(path)
+    if path.exists(): shutil.rmtree(path)
+    levels = [2 ** k for k in range(1, 8) if min(H, W) // 2 ** k >= 32]
+    root = zarr.open_group(str(path), mode='w')
+    write_image(planes, root, axes='cyx', scale_factors=levels)
+    root.attrs['vessnb'] = dict(name=name, channels=names, proportion=inf.proportions[0], max_abs=inf.max_abs, step=inf.step)
+    return path
+
 # %% ../nbs/04_threshold.ipynb #ef2af47b
 def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=False, channels:str=RunConfig.channel_norm) -> dict:
     "Influence maps of the images `names` of the Jacobian `store`, saved into `maps_dir` when given; {name: InfluenceMap}."
@@ -405,11 +441,17 @@ def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
     run_dir = new_run_dir(cfg.run_dir)
     maps_dir, ps = run_file(run_dir, 'maps'), [cfg.proportion]
     res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir, channels=cfg.channel_norm)
+    js = JacobianStore(jacobian['store'])
+    fovs = {n: js.fov(n)[::r.step, ::r.step] for n, r in res.items() if js.fov(n) is not None}   # on the map's grid
     summary = dict(store=jacobian['store'], maps=str(maps_dir), proportions=ps, channel_norm=cfg.channel_norm, images=list(res),
                    figures=[str(maps_dir/f'{n}_map.png') for n in res],
                    max_abs={n: r.max_abs for n, r in res.items()},
                    mean_count={n: r.counts.float().mean((1, 2)).tolist() for n, r in res.items()},
-                   max_count={n: r.counts.amax((1, 2)).tolist() for n, r in res.items()})
+                   max_count={n: r.counts.amax((1, 2)).tolist() for n, r in res.items()},
+                   mean_count_fov={n: res[n].counts[:, f].float().mean(1).tolist() for n, f in fovs.items()},
+                   previews={n: r.step for n, r in res.items() if r.step > 1},
+                   ome_zarr={n: str(write_ome_zarr(run_file(run_dir, 'ome_zarr')/f'{n}.ome.zarr', js.image(n), js.prob(n), r, n))
+                             for n, r in res.items()} if cfg.ome_zarr else {})
     update_summary(run_dir, 'threshold', summary)
     logger.info(f"threshold: {len(res)} influence maps at proportion {cfg.proportion} in {maps_dir}")
     return summary

@@ -18,7 +18,7 @@ from skimage.morphology import skeletonize
 from tqdm.auto import tqdm
 
 from .data import (
-    VessMapDataset, atomic_write, load_json, load_split, new_run_dir, save_figure, save_json,
+    VessMapDataset, IGNORE_LABEL, atomic_write, load_json, load_split, new_run_dir, save_figure, save_json,
     save_split, split_names, update_summary)
 from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger
 from .model import (
@@ -170,10 +170,11 @@ class SegmentationLoss(nn.Module):
         super().__init__()
         self.dice_weight, self.vessel_class, self.smooth = dice_weight, vessel_class, smooth
     def forward(self, logits, target):
-        logits = logits.float()
-        loss = F.cross_entropy(logits, target)
+        logits, valid = logits.float(), target != IGNORE_LABEL
+        if not valid.any(): return logits.sum() * 0                       # a batch wholly outside the field of view
+        loss = F.cross_entropy(logits, target, ignore_index=IGNORE_LABEL)
         if self.dice_weight:
-            p, t = logits.softmax(1)[:, self.vessel_class], (target == self.vessel_class).float()
+            p, t = logits.softmax(1)[:, self.vessel_class] * valid, (target == self.vessel_class).float()
             loss = loss + self.dice_weight * (1 - (2 * (p * t).sum() + self.smooth) / (p.sum() + t.sum() + self.smooth))
         return loss
 
@@ -423,7 +424,7 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     run_dir, root, split = new_run_dir(cfg.run_dir), Path(data['root']), data['split']
     if not split['test']: raise TrainError(f"{run_file(run_dir, 'split')}: the test split is empty")
     ch = data.get('channels', RunConfig.channels)                 # what the data stage kept of colour images
-    train_ds = VessMapDataset(root, split['train'], crop=cfg.crop, augment=True, seed=cfg.seed, channels=ch)
+    train_ds = VessMapDataset(root, split['train'], crop=cfg.crop, augment=True, seed=cfg.seed, channels=ch, fov_loss=cfg.fov_loss)
     val_ds = VessMapDataset(root, split['val'], channels=ch) if split['val'] else None
     test_ds = VessMapDataset(root, split['test'], channels=ch)
     torch.manual_seed(cfg.seed)
@@ -445,7 +446,7 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
                   parameters=count_parameters(best), epochs=len(hist), best_epoch=meta['epoch'],
                   crop=cfg.crop, batch_size=cfg.batch_size, lr=cfg.lr, samples_per_epoch=cfg.samples_per_epoch,
                   optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, patience=cfg.patience, weight_decay=cfg.weight_decay,
-                  time_limit=cfg.time_limit, amp_requested=cfg.amp, amp=meta['train_config']['amp'], channels_last=cfg.channels_last,
+                  time_limit=cfg.time_limit, fov_loss=cfg.fov_loss, fov_loss_used=train_ds.fov_loss, amp_requested=cfg.amp, amp=meta['train_config']['amp'], channels_last=cfg.channels_last,
                   device=str(cfg.device), seed=cfg.seed, wall_time_s=round(wall, 1), checkpoint=str(best_path),
                   checkpoint_sha256=checkpoint_hash(best_path), test=_brief(test),
                   test_fov=_brief(test['fov']) if 'fov' in test else None, probabilities=str(run_file(run_dir, 'probabilities')),

@@ -197,15 +197,20 @@ def comparison_figure(image, comparison:dict, title:str|None=None):
                               title=f'Integrated Gradients (r = {c["corr_integrated_gradients"]:.2f})')], title=title)
 
 # %% ../nbs/05_validate.ipynb #fa57c6e1
-def influence_table(prob, counts, vessel_threshold:float=0.5) -> dict:
-    "Per-pixel dict of flat tensors: count, prob, vessel (bool), distance to the nearest predicted vessel pixel."
+def influence_table(prob, counts, vessel_threshold:float=0.5, fov=None) -> dict:
+    "Per-pixel dict of flat tensors: count, prob, vessel (bool), distance to the nearest predicted vessel pixel (and fov, if given)."
     p = torch.as_tensor(prob).detach().double().cpu()
     c = torch.as_tensor(counts).detach().cpu()
     if p.shape != c.shape: raise ValidateError(f'prob {tuple(p.shape)} and counts {tuple(c.shape)} differ in shape')
     vessel = p > vessel_threshold
     if vessel.any(): dist = torch.from_numpy(distance_transform_edt(~vessel.numpy()))
     else: dist = torch.full(p.shape, math.nan, dtype=torch.float64)
-    return dict(count=c.reshape(-1), prob=p.reshape(-1), vessel=vessel.reshape(-1), distance=dist.reshape(-1))
+    out = dict(count=c.reshape(-1), prob=p.reshape(-1), vessel=vessel.reshape(-1), distance=dist.reshape(-1))
+    if fov is not None:
+        f = torch.as_tensor(fov).bool().cpu()
+        if f.shape != p.shape: raise ValidateError(f'fov {tuple(f.shape)} and prob {tuple(p.shape)} differ in shape')
+        out['fov'] = f.reshape(-1)
+    return out
 
 def _binned_mean(x, y, edges):
     k = torch.bucketize(x, edges[1:-1])
@@ -305,7 +310,7 @@ def validate_images(model, store, names=None, figures_dir=None, maps_dir=None, c
             save(comparison_figure(image, {k: v.cpu() if torch.is_tensor(v) else v for k, v in cmp.items()}, title=name),
                  f'{name}_comparison.png')
             comps[name] = {k: v for k, v in cmp.items() if k.startswith('corr') or k.startswith('ig_')}
-        tables[name] = influence_table(prob, counts)
+        tables[name] = influence_table(prob, counts, fov=js.fov(name))
     save(summary_figure(tables), 'influence_summary.png')
     save(finite_difference_figure(checks), 'finite_differences.png')
     return _validation_summary(tables, checks, comps, saved, figs)
@@ -320,7 +325,9 @@ def _validation_summary(tables, checks, comps, saved, figs):
                    checks=[{k: c[k] for k in ('name', 'pixel', 'max_abs_err', 'scale', 'rel_err_row', 'ok')} for c in checks],
                    correlations=comps,
                    mean_count_vessel={n: mean(t, t['vessel']) for n, t in tables.items()},
-                   mean_count_background={n: mean(t, ~t['vessel']) for n, t in tables.items()})
+                   mean_count_background={n: mean(t, ~t['vessel']) for n, t in tables.items()},
+                   mean_count_vessel_fov={n: mean(t, t['vessel'] & t['fov']) for n, t in tables.items() if 'fov' in t},
+                   mean_count_background_fov={n: mean(t, ~t['vessel'] & t['fov']) for n, t in tables.items() if 'fov' in t})
     if not ok:
         bad = [(c['name'], c['pixel']) for c in checks if not c['ok']]
         raise ValidateError(f'finite differences disagree with the drawn gradients at {bad}; see {figs}')
