@@ -21,11 +21,12 @@ from .data import new_run_dir, load_image, image_path, centre_crop, crop_box, cr
 from .model import VessNet, load_checkpoint, checkpoint_hash, model_spec
 
 # %% auto #0
-__all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'Target', 'as_target', 'target_map',
-           'precision_flags', 'set_precision_flags', 'exact_settings', 'colour_spacing', 'auto_chunk', 'Support',
-           'measure_support', 'as_support', 'row_shape', 'take_windows', 'put_windows', 'JacobianBlocks',
-           'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore',
-           'explained_size', 'explained_box', 'method_reason', 'stage_checkpoint', 'stage_model', 'jacobian_stage']
+__all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError', 'Target',
+           'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'colour_spacing',
+           'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape', 'take_windows', 'put_windows',
+           'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash',
+           'JacobianStore', 'explained_size', 'explained_box', 'method_reason', 'stage_checkpoint', 'stage_model',
+           'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -33,6 +34,9 @@ class JacobianError(VessnbError, ValueError):
 
 class StoreMismatchError(JacobianError):
     "A stored image was written with another model, image, target, mode or dtype than the one asked for now."
+
+class StoreCorruptError(JacobianError):
+    "A committed block of a store cannot be read or does not hold what was written (a lost, truncated or edited file)."
 
 HEADS = ('prob', 'logprob', 'logit', 'sigmoid')   # target kinds of a model's output
 
@@ -537,7 +541,7 @@ class JacobianStore:
         self.root = zarr.open_group(str(self.path), mode='a')
         for g in ('.partial', '.supports'):       # blocks being written; measured windows (one JSON file each)
             if g not in self.root: self.root.create_group(g)
-        self._index = {}
+        self._index, self._verified = {}, set()
 
     def __repr__(self): return f"JacobianStore({str(self.path)!r}, images={self.names()})"
     def names(self) -> list[str]: return sorted(k for k in self.root.group_keys() if not k.startswith('.'))
@@ -563,6 +567,30 @@ def _done(self:JacobianStore, name) -> set[int]:
     return {int(k[1:]) for k in g['blocks'].group_keys()} if 'blocks' in g else set()
 
 @patch
+def _forget(self:JacobianStore, name):
+    self._index.pop(name, None); self._verified = {v for v in self._verified if v[0] != name}
+
+@patch
+def verify(self:JacobianStore, name) -> list[int]:
+    "Read every committed block of `name` against its checksum; the numbers of the damaged ones."
+    self._forget(name)
+    bad = []
+    for k in sorted(self._done(name)):
+        try: self._read_window(name, k)
+        except StoreCorruptError: bad.append(k)
+    return bad
+
+@patch
+def repair(self:JacobianStore, name) -> list[int]:
+    "Remove the damaged blocks of `name` (see `verify`) and mark it incomplete, so that writing it again recomputes them."
+    bad = self.verify(name)
+    for k in bad: shutil.rmtree(self.path/name/'blocks'/f'b{k:06d}')
+    if bad:
+        self.root[name].attrs['complete'] = False; self._forget(name)
+        logger.warning(f"{self.path}: {name!r}: {len(bad)} damaged block(s) removed ({bad[:5]}); they are recomputed")
+    return bad
+
+@patch
 def _need_complete(self:JacobianStore, name):
     if not self.is_complete(name):
         raise JacobianError(f"{self.path}: image {name!r} is incomplete ({len(self._done(name))} of "
@@ -579,11 +607,33 @@ def _row_shape(a) -> tuple:
     "Shape of one stored row from an image's attributes: (H, W), or (C, H, W) for C > 1 channels."
     return tuple(a['shape']) if a.get('channels', 1) == 1 else (a['channels'], *a['shape'])
 
+def _block_digest(rows, pixels, offsets, scale) -> str:
+    "SHA-256 of a block as stored: its rows, pixels and offsets arrays and its scale."
+    h = hashlib.sha256(repr(float(scale)).encode())
+    for x in (rows, pixels, offsets): h.update(np.ascontiguousarray(x).tobytes())
+    return h.hexdigest()
+
 @patch
 def _read_window(self:JacobianStore, name, k, sel=slice(None)):
-    b = self.root[name][f'blocks/b{k:06d}']
-    data = torch.from_numpy(b['rows'][sel]).float() * float(b.attrs['scale'])
-    return torch.from_numpy(b['pixels'][sel]).long(), torch.from_numpy(b['offsets'][sel]).long(), data
+    "Block `k` of `name` (rows `sel`), checked against its checksum the first time it is read; `StoreCorruptError` naming it."
+    where = self.path/name/'blocks'/f'b{k:06d}'
+    try:
+        b = self.root[name][f'blocks/b{k:06d}']
+        if (name, k) not in self._verified:
+            rows, pix, off = b['rows'][:], b['pixels'][:], b['offsets'][:]
+            want = b.attrs.get('sha256')           # None: written before blocks had checksums
+            if want is not None and _block_digest(rows, pix, off, b.attrs['scale']) != want:
+                raise StoreCorruptError(f"{where}: the block does not hold what was written (a chunk file lost, truncated "
+                                        "or edited); rerun the Jacobian stage, which recomputes damaged blocks")
+            self._verified.add((name, k))
+            rows, pix, off = rows[sel], pix[sel], off[sel]
+        else: rows, pix, off = b['rows'][sel], b['pixels'][sel], b['offsets'][sel]
+        scale = float(b.attrs['scale'])
+    except StoreCorruptError: raise
+    except Exception as e:
+        raise StoreCorruptError(f"{where}: cannot read the block ({type(e).__name__}: {e}); rerun the Jacobian stage, "
+                                "which recomputes damaged blocks") from None
+    return torch.from_numpy(pix).long(), torch.from_numpy(off).long(), torch.from_numpy(rows).float() * scale
 
 @patch
 def _read_block(self:JacobianStore, name, k, sel=slice(None)):
@@ -638,11 +688,11 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
     if fov is not None and tuple(np.shape(fov)) != tuple(img.shape[-2:]):
         raise JacobianError(f"fov of shape {tuple(np.shape(fov))} for the {tuple(img.shape[-2:])} image {name!r}")
     if name in self and (overwrite or not self.attrs(name).get('planned')):
-        shutil.rmtree(self.path/name); self._index.pop(name, None)
+        shutil.rmtree(self.path/name); self._forget(name)
     if name in self: ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
     else: ext, a, todo = self._start(name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate,
                                      dtype, checkpoint_hash, progress, support, disk_check, fov, meta)
-    if ext is None: return a
+    if ext is None: return self._finish(name, None) if a.get('_finish') else a
     t = [time.perf_counter()]
     for n, k in enumerate(todo):
         pix, off, win = ext.next_windows()
@@ -730,10 +780,12 @@ def _resume(self:JacobianStore, name, model, image, img, mhash, target, mode, dt
     bad = [f"{k}={a.get(k)!r} (now {v!r})" for k, v in want.items() if a.get(k) != v]
     if not torch.equal(self.image(name), img): bad.append('the image differs')
     if bad: raise StoreMismatchError(f"{self.path}: image {name!r} was written with other settings: {'; '.join(bad)}; pass overwrite=True")
+    if self.repair(name): a = self.attrs(name)
     if a['complete']: return None, a, []
     g = self.root[name]
     pp, bounds = torch.from_numpy(g['plan_pixels'][:]).long(), g['plan_bounds'][:]
     todo = sorted(set(range(a['n_blocks'])) - self._done(name))
+    if not todo: return None, dict(a, _finish=True), []        # every block is in, only the mark was missing (a kill)
     ext = JacobianBlocks(model, image, target=target, method=a['method'], mode=mode, chunk_size=a['chunk_size'],
                          support=a['support'], sampling_rate=a['sampling_rate'], progress=progress,
                          _blocks=[pp[bounds[k]:bounds[k+1]] for k in todo])
@@ -747,14 +799,15 @@ def _commit(self:JacobianStore, name, a, k, pix, off, data, dtype):
     if tuple(data.shape[-2:]) != tuple(a['window']): raise JacobianError(f"block {k} of {name!r}: windows {tuple(data.shape[-2:])}, layout {a['window']}")
     m = float(data.abs().max()) if data.numel() else 0.0
     scale = (m if m > 0 else 1.0) if dtype == 'float16' else 1.0
-    data = (data / scale).to(getattr(torch, dtype)).numpy()
+    data, pix, off = (data / scale).to(getattr(torch, dtype)).numpy(), pix.int().numpy(), off.int().numpy()
     tmp = self.path/'.partial'/f'{name}-b{k:06d}-{uuid.uuid4().hex[:8]}'
     try:
-        b = zarr.open_group(str(tmp), mode='w', attributes=dict(scale=scale, max_abs=m, n=len(pix)))
+        b = zarr.open_group(str(tmp), mode='w', attributes=dict(scale=scale, max_abs=m, n=len(pix),
+                                                               sha256=_block_digest(data, pix, off, scale)))
         per = max(1, min(len(data), 2**22 // max(1, data[0].nbytes)))      # chunks of at most ~4 MB
         b.create_array('rows', data=data, chunks=(per, *data.shape[1:]))
-        b.create_array('pixels', data=pix.int().numpy())
-        b.create_array('offsets', data=off.int().numpy())
+        b.create_array('pixels', data=pix)
+        b.create_array('offsets', data=off)
         os.replace(tmp, self.path/name/'blocks'/f'b{k:06d}')
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
@@ -767,8 +820,9 @@ def _finish(self:JacobianStore, name, ext):
     if done != set(range(a['n_blocks'])):
         raise JacobianError(f"{self.path}: {name!r} has {len(done)} of {a['n_blocks']} blocks after extraction")
     m = max(float(g[f'blocks/b{k:06d}'].attrs['max_abs']) for k in done)
-    secs = float(a.get('seconds_total') or 0) + sum(ext.info[k] for k in ('seconds_forward', 'seconds_support', 'seconds_rows'))
-    g.attrs.update(complete=True, max_abs=m, seconds_total=secs, seconds_rows=ext.info['seconds_rows'])
+    info = ext.info if ext is not None else {k: 0.0 for k in ('seconds_forward', 'seconds_support', 'seconds_rows')}
+    secs = float(a.get('seconds_total') or 0) + sum(info[k] for k in ('seconds_forward', 'seconds_support', 'seconds_rows'))
+    g.attrs.update(complete=True, max_abs=m, seconds_total=secs, seconds_rows=info['seconds_rows'])
     return self.attrs(name)
 
 # %% ../nbs/03_jacobian.ipynb #9997ebe1
