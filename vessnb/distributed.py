@@ -5,7 +5,7 @@
 # %% ../nbs/08_distributed.ipynb #089d353a
 from __future__ import annotations
 import hashlib, math, os, pickle, time
-from dataclasses import dataclass
+from dataclasses import dataclass, astuple
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +17,11 @@ from .data import (load_image, image_path, list_names, centre_crop, crop_box, cr
 from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, torch_threads, int_list
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
 from .jacobian import (JacobianStore, measure_support, model_hash, explained_size, stage_checkpoint, method_reason,
-                             exact_settings, target_map, _prepare)
-from .threshold import (Influence, influence_map, save_influence, as_proportions, abs_threshold,
-                              _box_from_mask, channel_magnitude)
+                             exact_settings, target_map, _prepare, tile_group)
+from .threshold import Influence, influence_map, save_influence, as_proportions
 
 # %% auto #0
-__all__ = ['ExplainError', 'model_spec', 'Tile', 'tile_geometry', 'tile_plan', 'segment_tiled', 'segment_image', 'stitch_tiles',
+__all__ = ['ExplainError', 'model_spec', 'Tile', 'tile_geometry', 'tile_plan', 'segment_tiled', 'segment_image',
            'explain_dataset', 'store_digest', 'local_cluster', 'distributed_stage']
 
 # %% ../nbs/08_distributed.ipynb #3df18732
@@ -131,66 +130,24 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.
     else:
         kw['dtype'] = 'float32'
         for t in tiles:
-            js.write(f'{name}@{t.name}', model, img[..., t.a0:t.a1, t.b0:t.b1], tile=[t.i0, t.i1, t.j0, t.j1, t.a0, t.a1, t.b0, t.b1],
+            js.write(tile_group(name, astuple(t)), model, img[..., t.a0:t.a1, t.b0:t.b1], tile=list(astuple(t)),
                      full_shape=list(img.shape[-2:]), **kw)
+        js.join_tiles(name, [astuple(t) for t in tiles], img, image_name=name, crop=crop, region=kw['region'])
     return dict(name=name, shape=list(img.shape[-2:]), tiles=0 if tiles is None else len(tiles),
                 seconds=time.perf_counter() - t0, pid=os.getpid())
 
 # %% ../nbs/08_distributed.ipynb #6cf200b2
-def _core_blocks(js, group, t):
-    "Blocks of a stored tile restricted to its core pixels, with pixel coordinates of the whole image."
-    for pix, rows in js.iter_blocks(group):
-        gi, gj = pix[:, 0] + t.a0, pix[:, 1] + t.b0
-        keep = (gi >= t.i0) & (gi < t.i1) & (gj >= t.j0) & (gj < t.j1)
-        if keep.any(): yield torch.stack([gi[keep], gj[keep]], 1), rows[keep]
-
-def stitch_tiles(store, name:str, tiles, shape, proportions=(0.01,), channels:str=RunConfig.channel_norm) -> Influence:
-    "Exact influence of the whole image `name` from its stored tiles: pass 1 global max|J| of core rows, pass 2 counts."
-    js, ps = (store if isinstance(store, JacobianStore) else JacobianStore(store)), as_proportions(proportions)
-    mag = lambda rows: channel_magnitude(rows, channels) if rows.ndim == 4 else rows.abs()   # (n, H, W) magnitudes
-    H, W = shape
-    m = 0.
-    for t in tiles:                                        # pass 1: max over exact rows only
-        for _, rows in _core_blocks(js, f'{name}@{t.name}', t):
-            m = max(m, float(mag(rows).max()))
-    n = H * W
-    counts = torch.zeros(len(ps), n, dtype=torch.int64)
-    boxes = torch.full((len(ps), 4, n), -1, dtype=torch.int64)
-    mass = torch.zeros(n, dtype=torch.float64)
-    centroid = torch.full((2, n), math.nan, dtype=torch.float64)
-    seen = torch.zeros(n, dtype=torch.bool)
-    ts = [abs_threshold(m, p, torch.float32) for p in ps]
-    for t in tiles:                                        # pass 2: counts against the global threshold
-        h, w = t.a1 - t.a0, t.b1 - t.b0
-        for pix, rows in _core_blocks(js, f'{name}@{t.name}', t):
-            out = pix[:, 0] * W + pix[:, 1]
-            if seen[out].any(): raise ExplainError(f"{name}: tiles overlap at some core pixels")
-            seen[out] = True
-            A = mag(rows)
-            ri, cj = A.sum(2, dtype=torch.float64), A.sum(1, dtype=torch.float64)
-            s = ri.sum(1)
-            mass[out] = s
-            ci = ri @ torch.arange(h, dtype=torch.float64) / s + t.a0
-            cjj = cj @ torch.arange(w, dtype=torch.float64) / s + t.b0
-            centroid[:, out] = torch.where(s > 0, torch.stack([ci, cjj]), math.nan)
-            for k, th in enumerate(ts):
-                c, b = _box_from_mask(A > th)
-                b = torch.where(b < 0, b, b + torch.tensor([t.a0, t.a0, t.b0, t.b0])[:, None])
-                counts[k, out], boxes[k, :, out] = c, b
-    if not seen.all(): raise ExplainError(f"{name}: {int((~seen).sum())} output pixels are in no stored tile")
-    return Influence(ps, m, counts.reshape(len(ps), H, W), boxes.reshape(len(ps), 4, H, W), mass.reshape(H, W),
-                     centroid.reshape(2, H, W), dict(path='tiles', tiles=len(tiles)))
-
 def _stitch_task(_done, store, name, tiles, shape, proportions, maps_dir, root, crop, channels=RunConfig.channels, region=None):
-    inf = stitch_tiles(store, name, tiles, shape, proportions)
+    "Task after an image's tiles: its maps, stitched from the tiles (`vessnb.threshold.stitch_tiles`)."
+    inf = influence_map(store, name, proportions)
     if maps_dir is not None: save_influence(inf, maps_dir, name, image=torch.from_numpy(_load(root, name, crop, channels, region)))
     return inf.counts
 
 # %% ../nbs/08_distributed.ipynb #c40c5fc7
 def _finished(js, name, tiles, want):
-    "Is `name` (or each of its tiles) complete in `js` and written with the settings in `want`?"
-    groups = [name] if tiles is None else [f'{name}@{t.name}' for t in tiles]
-    return all(g in js and js.is_complete(g) and all(js.attrs(g).get(k) == v for k, v in want.items()) for g in groups)
+    "Is `name` (tiled or not, as `tiles` says) complete in `js` and written with the settings in `want`?"
+    return (name in js and js.is_complete(name) and bool(js.attrs(name).get('tiled')) == (tiles is not None)
+            and all(js.attrs(name).get(k) == v for k, v in want.items()))
 
 def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(0.01,), retries:int=2,
                     progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device='cpu', threads:int=1,
@@ -267,16 +224,22 @@ def store_digest(store, names=None) -> dict:
     js = store if isinstance(store, JacobianStore) else JacobianStore(store)
     out = {}
     for n in (js.names() if names is None else names):
-        g, h = js.root[n], hashlib.sha256()
-        a = {k: v for k, v in js.attrs(n).items() if not k.startswith('seconds') and k != 'estimate'}   # timings, free disk
-        h.update(repr(sorted(a.items())).encode())
-        for k in ('image', 'prob', 'plan_pixels', 'plan_bounds'): h.update(g[k][:].tobytes())
-        for b in sorted(g['blocks'].group_keys()):
-            bg = g[f'blocks/{b}']
-            h.update(f"{b}|{bg.attrs['scale']}|{bg.attrs['max_abs']}".encode())
-            for k in ('rows', 'pixels', 'offsets'): h.update(bg[k][:].tobytes())
+        h = hashlib.sha256()
+        for part in [n] + [tile_group(n, t) for t in js.attrs(n).get('tiles') or []]: _digest_group(js, part, h)
         out[n] = h.hexdigest()
     return out
+
+def _digest_group(js, n, h):
+    "Add group `n` of `js` to the hash `h`: its attributes (no timings), arrays and committed blocks."
+    g = js.root[n]
+    a = {k: v for k, v in js.attrs(n).items() if not k.startswith('seconds') and k != 'estimate'}   # timings, free disk
+    h.update(repr(sorted(a.items())).encode())
+    for k in ('image', 'prob', 'plan_pixels', 'plan_bounds'):
+        if k in g: h.update(g[k][:].tobytes())
+    for b in (sorted(g['blocks'].group_keys()) if 'blocks' in g else []):
+        bg = g[f'blocks/{b}']
+        h.update(f"{b}|{bg.attrs['scale']}|{bg.attrs['max_abs']}".encode())
+        for k in ('rows', 'pixels', 'offsets'): h.update(bg[k][:].tobytes())
 
 # %% ../nbs/08_distributed.ipynb #4e6e483f
 def local_cluster(n_workers:int=2, threads:int=1, **kwargs):
@@ -307,7 +270,7 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
                                names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
                                chunk_size=cfg.chunk_size, progress=False, allow=(train.get('model', DEFAULT_MODEL),), target=cfg.target,
                                channels=data.get('channels', RunConfig.channels), region=region, support=cfg.support,
-                               disk_check=cfg.disk_check)
+                               disk_check=cfg.disk_check, tile=cfg.tile)
     finally:
         if client is not None: client.close()
         if cluster is not None: cluster.close()
@@ -315,7 +278,8 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     per = {n: {k: js.attrs(n)[k] for k in ('method', 'mode', 'n_pixels', 'n_backward', 'seconds_total', 'max_abs')}
            | {'method_reason': method_reason(cfg.method, js.attrs(n))} for n in names}
     summary = dict(store=res['store'], checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
-                   mode=cfg.mode, target=cfg.target, crop=crop, region=cfg.region, device=str(cfg.device), images=names, rewritten=[], per_image=per,
+                   mode=cfg.mode, target=cfg.target, crop=crop, region=cfg.region, tile=cfg.tile, tiled=res['tiled'], device=str(cfg.device),
+                   images=names, rewritten=[], per_image=per,
                    engine='dask', scheduler=cfg.scheduler, workers=cfg.workers, done=res['done'], skipped=res['skipped'],
                    seconds=res['seconds'], images_per_s=res['images_per_s'])
     update_summary(run_dir, 'jacobian', summary)

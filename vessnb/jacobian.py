@@ -25,8 +25,8 @@ __all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismat
            'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'colour_spacing',
            'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape', 'take_windows', 'put_windows',
            'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash',
-           'JacobianStore', 'explained_size', 'explained_box', 'method_reason', 'stage_checkpoint', 'stage_model',
-           'jacobian_stage']
+           'JacobianStore', 'tile_group', 'explained_size', 'explained_box', 'method_reason', 'stage_checkpoint',
+           'stage_model', 'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -544,11 +544,14 @@ class JacobianStore:
         self._index, self._verified = {}, set()
 
     def __repr__(self): return f"JacobianStore({str(self.path)!r}, images={self.names()})"
-    def names(self) -> list[str]: return sorted(k for k in self.root.group_keys() if not k.startswith('.'))
+    def names(self) -> list[str]:
+        "The images of the store (the tiles of a tiled image are parts of it, not images: see `join_tiles`)."
+        return sorted(k for k in self.root.group_keys() if not k.startswith('.'))
     def __contains__(self, name): return name in self.names()
+    def _has(self, name) -> bool: return name in self.root.group_keys()
 
     def _group(self, name):
-        if name not in self: raise JacobianError(f"{self.path}: no image {name!r} in the store (it has {self.names()})")
+        if not self._has(name): raise JacobianError(f"{self.path}: no image {name!r} in the store (it has {self.names()})")
         return self.root[name]
 
     def attrs(self, name) -> dict: return dict(self._group(name).attrs)
@@ -647,19 +650,28 @@ def _read_block(self:JacobianStore, name, k, sel=slice(None)):
 def iter_blocks(self:JacobianStore, name):
     "Blocks `(pixels (n, 2) long, rows (n, [C,] H, W) float32)` of a complete image, as the extractor yielded them."
     self._need_complete(name)
-    for k in range(self.attrs(name)['n_blocks']): yield self._read_block(name, k)
+    a = self.attrs(name)
+    if a.get('tiled'):
+        for pix, off, win in self.iter_windows(name): yield pix, put_windows(win, off, _row_shape(a))
+        return
+    for k in range(a['n_blocks']): yield self._read_block(name, k)
 
 @patch
 def iter_windows(self:JacobianStore, name):
     "Blocks `(pixels (n, 2), offsets (n, 2), windows (n, [C,] h, w) float32)` as stored: row = zeros, window at offset."
     self._need_complete(name)
-    for k in range(self.attrs(name)['n_blocks']): yield self._read_window(name, k)
+    a = self.attrs(name)
+    if a.get('tiled'):
+        for t in a['tiles']: yield from self._core_windows(tile_group(name, t), t)
+        return
+    for k in range(a['n_blocks']): yield self._read_window(name, k)
 
 # %% ../nbs/03_jacobian.ipynb #be8a3464
 @patch
 def row(self:JacobianStore, name, i:int, j:int) -> torch.Tensor:
     "The stored gradient map (H, W) — (C, H, W) for a C-channel image — of output pixel (i, j) of `name`."
     g = self._group(name)
+    if g.attrs.get('tiled'): return self._tiled_row(name, i, j)
     if name not in self._index:
         pp = g['plan_pixels'][:]
         idx = np.full(g.attrs['out_shape'], -1, dtype=np.int64)
@@ -672,6 +684,62 @@ def row(self:JacobianStore, name, i:int, j:int) -> torch.Tensor:
     if k not in self._done(name): raise JacobianError(f"{self.path}: the block with ({i}, {j}) of {name!r} is not written yet")
     return self._read_block(name, k, slice(pos - bounds[k], pos - bounds[k] + 1))[1][0]
 
+# %% ../nbs/03_jacobian.ipynb #7a1c0e81
+_TILE_RE = re.compile(r'\.tile-.+-r\d{5}c\d{5}', re.S)
+
+def tile_group(name:str, tile) -> str:
+    "The (hidden) group of the tile `tile` = (i0, i1, j0, j1, a0, a1, b0, b1) of image `name`: core i0:i1, j0:j1, window a0:a1, b0:b1."
+    return f'.tile-{name}-r{int(tile[0]):05d}c{int(tile[2]):05d}'
+
+@patch
+def _core_windows(self:JacobianStore, group, tile):
+    "Blocks of a stored tile restricted to its core pixels, pixels and offsets in whole-image coordinates."
+    i0, i1, j0, j1, a0, _, b0, _ = (int(v) for v in tile)
+    shift = torch.tensor([a0, b0])
+    for pix, off, win in self.iter_windows(group):
+        gp = pix + shift
+        keep = (gp[:, 0] >= i0) & (gp[:, 0] < i1) & (gp[:, 1] >= j0) & (gp[:, 1] < j1)
+        if keep.any(): yield gp[keep], off[keep] + shift, win[keep]
+
+@patch
+def _tiled_row(self:JacobianStore, name, i, j):
+    a = self.attrs(name)
+    for t in a['tiles']:
+        if t[0] <= i < t[1] and t[2] <= j < t[3]:
+            r = self.row(tile_group(name, t), i - t[4], j - t[6])
+            out = torch.zeros(*r.shape[:-2], *a['shape'], dtype=r.dtype)
+            out[..., t[4]:t[5], t[6]:t[7]] = r
+            return out
+    raise JacobianError(f"{self.path}: pixel ({i}, {j}) lies in no tile of {name!r}")
+
+# %% ../nbs/03_jacobian.ipynb #7a1c0e82
+@patch
+def join_tiles(self:JacobianStore, name:str, tiles, image, **meta) -> dict:
+    "Make the complete stored tiles `tiles` (each i0, i1, j0, j1, a0, a1, b0, b1) of `image` one image `name`; its attributes."
+    tiles = [[int(v) for v in t] for t in tiles]
+    groups = [tile_group(name, t) for t in tiles]
+    missing = [g for g in groups if not (self._has(g) and self.is_complete(g))]
+    if missing: raise JacobianError(f"{self.path}: tiles {missing[:3]} of {name!r} are not complete; write them first")
+    img = torch.as_tensor(image).float().cpu()
+    H, W = img.shape[-2:]
+    prob, m, first = torch.full((H, W), math.nan), 0.0, self.attrs(groups[0])
+    for g, t in zip(groups, tiles):
+        prob[t[0]:t[1], t[2]:t[3]] = self.prob(g)[t[0] - t[4]:t[1] - t[4], t[2] - t[6]:t[3] - t[6]]
+        for _, _, win in self._core_windows(g, t): m = max(m, float(win.abs().max()))
+    if prob.isnan().any(): raise JacobianError(f"{name!r}: the tiles' cores do not cover the {H}x{W} image")
+    tas = [self.attrs(g) for g in groups]
+    keep = ('method', 'mode', 'dtype', 'compute_dtype', 'target', 'support', 'channels', 'model_hash', 'checkpoint_hash',
+            'sampling_rate', 'chunk_size', 'device')
+    a = {k: first.get(k) for k in keep} | dict(
+        name=name, tiled=True, tiles=tiles, layout='tiles', shape=[H, W], out_shape=[H, W], window=None, n_pixels=H * W,
+        n_blocks=sum(x['n_blocks'] for x in tas), n_backward=sum(x['n_backward'] for x in tas),
+        seconds_total=sum(float(x.get('seconds_total') or 0) for x in tas), max_abs=m, planned=True, complete=False, **meta)
+    if self._has(name): shutil.rmtree(self.path/name); self._forget(name)
+    g = self.root.create_group(name, attributes=a)
+    g.create_array('image', data=img.numpy()); g.create_array('prob', data=prob.numpy())
+    g.attrs['complete'] = True
+    return self.attrs(name)
+
 # %% ../nbs/03_jacobian.ipynb #1cfed572
 @patch
 def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
@@ -681,15 +749,15 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
     if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     clash = set(meta) & self._RESERVED
     if clash: raise JacobianError(f"metadata keys {sorted(clash)} are reserved by the store; rename them")
-    if not isinstance(name, str) or not name or name.startswith('.') or '/' in name:
+    if not isinstance(name, str) or not name or (name.startswith('.') and not _TILE_RE.fullmatch(name)) or '/' in name:
         raise JacobianError(f"image name {name!r} must be a non-empty string without '/', not starting with '.'")
     x = _prepare(model, image)
     img, mhash = x[0].reshape(row_shape(x)).float().cpu(), model_hash(model)
     if fov is not None and tuple(np.shape(fov)) != tuple(img.shape[-2:]):
         raise JacobianError(f"fov of shape {tuple(np.shape(fov))} for the {tuple(img.shape[-2:])} image {name!r}")
-    if name in self and (overwrite or not self.attrs(name).get('planned')):
+    if self._has(name) and (overwrite or not self.attrs(name).get('planned')):
         shutil.rmtree(self.path/name); self._forget(name)
-    if name in self: ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
+    if self._has(name): ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
     else: ext, a, todo = self._start(name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate,
                                      dtype, checkpoint_hash, progress, support, disk_check, fov, meta)
     if ext is None: return self._finish(name, None) if a.get('_finish') else a

@@ -172,6 +172,8 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
     cfg = absolute_paths((cfg or RunConfig()).check())
     stages = list(stages or stages_for(cfg))
     for s in stages: stage_path(cfg, s)
+    if cfg.tile and 'jacobian' in stages and not (cfg.scheduler or cfg.workers):
+        raise ConfigError('tile: the Jacobian stage explains in tiles on Dask; add --workers N (or --scheduler ADDRESS)')
     run_dir = check_run_dir(cfg.run_dir)
     if stages[0] == 'data' or given: run_file(run_dir, 'summary').unlink(missing_ok=True)   # a full run starts afresh
     save_json(cfg.to_dict(), run_file(run_dir, 'config'))
@@ -210,7 +212,7 @@ def _add_options(p, skip=(), only=None):
 class _Parser(argparse.ArgumentParser):
     def error(self, message): raise ConfigError(message)
 
-SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress')   # the run options `vessnb segment` uses
+SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress', 'tile')   # the run options `vessnb segment` uses
 
 def build_parser() -> argparse.ArgumentParser:
     "The `vessnb` command's parser, generated from `RunConfig` and `STAGES`."
@@ -232,7 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument('images', nargs='+', help='image files or folders of them')
     seg.add_argument('--checkpoint', required=True, help='a checkpoint written by vessnb (checkpoints/best.pt)')
     seg.add_argument('--out', required=True, help='output folder: segmentation/NAME_prob.npy and .png, summary.json')
-    seg.add_argument('--tile', type=int, default=None, help='segment in tiles of this core size, px, with receptive-field margins')
     _add_options(seg, only=SEGMENT_OPTIONS)
     chk = sub.add_parser('check-data', allow_abbrev=False, help='check a data set and print its whole-set report')
     chk.add_argument('path', help='a VessMap or nnU-Net folder, or a .json/.csv list of image/label pairs')
@@ -299,8 +300,9 @@ def _save_prob(out, name, img, p, target) -> str:
     save_figure(fig, out/f'{name}_prob.png'); plt.close(fig)
     return str(out/f'{name}_prob.npy')
 
-def segment(cfg:RunConfig, checkpoint, paths, tile:int|None=None) -> dict:
-    "Probability maps of the unlabelled images `paths` with `checkpoint` (whole, or `tile`-px tiles) in `cfg.run_dir`/segmentation."
+def segment(cfg:RunConfig, checkpoint, paths) -> dict:
+    "Probability maps of the unlabelled images `paths` with `checkpoint` (whole, or `cfg.tile`-px tiles) in `cfg.run_dir`/segmentation."
+    tile = cfg.tile
     import numpy as np, torch
     from vessnb.config import logger, torch_threads
     from vessnb.jacobian import stage_model, _check_channels
@@ -335,7 +337,7 @@ def vessnb_cli(argv=None):
         if a.command == 'check-data': return _check_data_cli(a)
         cfg = config_from_args(a)
         if a.command == 'explain': summary = explain(cfg, a.checkpoint, a.images)
-        elif a.command == 'segment': summary = segment(cfg, a.checkpoint, a.images, a.tile)
+        elif a.command == 'segment': summary = segment(cfg, a.checkpoint, a.images)
         elif a.command == 'run': summary = run_pipeline(cfg, a.stages.split(',') if a.stages else None)
         else: summary = run_pipeline(cfg, [a.command])
     except USER_ERRORS as e: fail(str(e).splitlines()[0] if isinstance(e, ConfigError) else str(e))

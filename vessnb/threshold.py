@@ -15,14 +15,14 @@ from tqdm.auto import tqdm
 
 from .data import atomic_write, save_figure, new_run_dir, update_summary, synthetic_item, display_image
 from .model import VessNet, load_checkpoint, vessel_probability
-from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError
+from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError, tile_group, put_windows
 from .config import RunConfig, VessnbError, run_file, logger, CHANNEL_NORMS
 
 # %% auto #0
 __all__ = ['STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude', 'influence_counts',
            'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map', 'show_map',
            'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence', 'load_influence', 'demo_setup',
-           'write_ome_zarr', 'store_maps', 'threshold_stage']
+           'write_ome_zarr', 'store_maps', 'threshold_stage', 'stitch_tiles']
 
 # %% ../nbs/04_threshold.ipynb #d6b1269e
 class ThresholdError(VessnbError, ValueError):
@@ -277,6 +277,7 @@ def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, prog
     elif hasattr(source, 'iter_blocks') and hasattr(source, 'max_abs'):   # a JacobianStore
         if not isinstance(image, str): raise ThresholdError(f'image: a store needs an image name, got {image!r}')
         if kwargs: raise ThresholdError(f'unexpected arguments for a store: {sorted(kwargs)}')
+        if source.attrs(image).get('tiled'): return stitch_tiles(source, image, proportions, channels=channels)
         shape, step = tuple(source.image(image).shape[-2:]), int(source.attrs(image).get('sampling_rate', 1))
         if max_abs is None and (channels == 'max' or source.attrs(image).get('channels', 1) == 1):
             max_abs = source.max_abs(image)      # the stored max|J| is the largest magnitude (else it is measured)
@@ -455,3 +456,37 @@ def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
     update_summary(run_dir, 'threshold', summary)
     logger.info(f"threshold: {len(res)} influence maps at proportion {cfg.proportion} in {maps_dir}")
     return summary
+
+# %% ../nbs/04_threshold.ipynb #7a1c0e91
+def _tile_rows(js, name, t):
+    "Core rows of tile `t` of `name` on the tile's window (n, [C,] h, w), with whole-image pixel coordinates."
+    shape = (t[5] - t[4], t[7] - t[6])
+    for pix, off, win in js._core_windows(tile_group(name, t), t):
+        yield pix, put_windows(win, off - torch.tensor([t[4], t[6]]), (*win.shape[1:-2], *shape))
+
+def stitch_tiles(store, name:str, proportions=(0.01,), channels:str=RunConfig.channel_norm) -> Influence:
+    "Exact influence maps of the tiled image `name` of `store` from its tiles, against one whole-image max|J|."
+    js, ps = (store if isinstance(store, JacobianStore) else JacobianStore(store)), as_proportions(proportions)
+    a = js.attrs(name)
+    (H, W), n, mag = a['shape'], a['shape'][0] * a['shape'][1], lambda r: _magnitude(r, channels, 4)
+    m = js.max_abs(name) if channels == 'max' or a.get('channels', 1) == 1 else \
+        max(float(mag(r).max()) for t in a['tiles'] for _, r in _tile_rows(js, name, t))
+    counts, boxes = torch.zeros(len(ps), n, dtype=torch.int64), torch.full((len(ps), 4, n), -1, dtype=torch.int64)
+    mass, centroid = torch.zeros(n, dtype=torch.float64), torch.full((2, n), math.nan, dtype=torch.float64)
+    seen, ts = torch.zeros(n, dtype=torch.bool), [abs_threshold(m, p, torch.float32) for p in ps]
+    for t in a['tiles']:
+        for pix, rows in _tile_rows(js, name, t):
+            out, A = pix[:, 0] * W + pix[:, 1], mag(rows)
+            if seen[out].any(): raise ThresholdError(f"{name}: tiles overlap at some core pixels")
+            seen[out] = True
+            ri, cj = A.sum(2, dtype=torch.float64), A.sum(1, dtype=torch.float64)
+            s = ri.sum(1); mass[out] = s
+            ci = ri @ torch.arange(A.shape[1], dtype=torch.float64) / s + t[4]
+            cjj = cj @ torch.arange(A.shape[2], dtype=torch.float64) / s + t[6]
+            centroid[:, out] = torch.where(s > 0, torch.stack([ci, cjj]), math.nan)
+            for k, th in enumerate(ts):
+                c, b = _box_from_mask(A > th)
+                counts[k, out], boxes[k, :, out] = c, torch.where(b < 0, b, b + torch.tensor([t[4], t[4], t[6], t[6]])[:, None])
+    if not seen.all(): raise ThresholdError(f"{name}: {int((~seen).sum())} output pixels are in no stored tile")
+    return Influence(ps, m, counts.reshape(len(ps), H, W), boxes.reshape(len(ps), 4, H, W), mass.reshape(H, W),
+                     centroid.reshape(2, H, W), dict(path='tiles', tiles=len(a['tiles'])))
