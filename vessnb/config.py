@@ -140,7 +140,7 @@ class RunConfig:
     target: str = option(DEFAULT_TARGET, "what is differentiated: prob[c], logprob[c], logit[c], sigmoid[c] (single-logit heads), KEY:prob[c] for dict outputs", group='explain')
     method: str = option('auto', 'Jacobian method', choices=METHODS, group='explain')
     mode: str = option('exact', 'Jacobian mode', choices=MODES, group='explain')
-    sampling_rate: int = option(1, 'explain every k-th pixel in each direction: a preview, whose influence map is on the sampled grid (validation and explorer need 1)', group='explain')
+    sampling_rate: int = option(1, 'explain every k-th pixel in each direction: a preview, whose influence map and explorer are on the sampled grid (validation needs 1)', group='explain')
     region: str = option(None, "explain the region I0,J0,H,W (top-left row and column, height, width, px) instead of a centre crop", group='explain')
     support: str = option(None, "the model's known input window, R or TOP,BOTTOM,LEFT,RIGHT px (default: measured, cached per model)", group='explain')
     tile: int = option(None, 'tiles of this core size, px, with receptive-field margins: vessnb segment segments in them, the Dask Jacobian stage (--workers/--scheduler) explains larger images in them', group='explain')

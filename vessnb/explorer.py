@@ -121,24 +121,25 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str
     if channel_norm not in CHANNEL_NORMS: raise ExplorerError(f"channel_norm must be one of {CHANNEL_NORMS}, got {channel_norm!r}")
     image, prob = js.image(name).float(), js.prob(name).float().numpy()
     H, W = image.shape[-2:]
-    C = js.attrs(name).get('channels', 1)
-    m, mm, L, R = js.max_abs(name), _max_magnitude(js, name, channel_norm), LEVELS[dtype], _band_rows(W, band_rows)
+    C, s = js.attrs(name).get('channels', 1), int(js.attrs(name).get('sampling_rate', 1))
+    Ho, Wo = -(-H // s), -(-W // s)                   # the output pixels shown: all, or a preview's sampled grid
+    m, mm, L, R = js.max_abs(name), _max_magnitude(js, name, channel_norm), LEVELS[dtype], _band_rows(Wo, band_rows)
     levels = slider_levels(L)
-    counts = np.full((len(levels), H, W), -1, dtype=np.int64)
-    n_bands = -(-H // R)
+    counts = np.full((len(levels), Ho, Wo), -1, dtype=np.int64)
+    n_bands = -(-Ho // R)
     pending, bands = [{} for _ in range(n_bands)], [None] * n_bands
-    size = lambda b: (min(H, (b + 1) * R) - b * R) * W
+    size = lambda b: (min(Ho, (b + 1) * R) - b * R) * Wo
     blocks = js.iter_windows(name)
     parts = ((p[s:s + 512], o[s:s + 512], w[s:s + 512]) for p, o, w in blocks for s in range(0, len(p), 512))
     bar = Progress(H * W, f'explorer {name}', enabled=bool(progress))
     for pix, off, win in parts:
         bar.update(len(pix))
         q = _planes(win, m, mm, dtype, channel_norm)                    # plane 0: what is counted
-        pix, off, box = pix.numpy(), off.numpy(), _boxes(np.abs(q.astype(np.int32)).sum(1))
+        pix, off, box = pix.numpy() // s, off.numpy(), _boxes(np.abs(q.astype(np.int32)).sum(1))
         counts[:, pix[:, 0], pix[:, 1]] = _level_counts(q[:, 0], levels).T
         for (i, j), (oi, oj), (i0, j0, h, w), qr in zip(pix, off, box, q):
             b = i // R
-            pending[b][(i - b * R) * W + j] = (oi + i0, oj + j0, h, w), qr[:, i0:i0 + h, j0:j0 + w]
+            pending[b][(i - b * R) * Wo + j] = (oi + i0, oj + j0, h, w), qr[:, i0:i0 + h, j0:j0 + w]
             if len(pending[b]) == size(b):                               # a band is complete: hand it on
                 rows = [pending[b][r] for r in range(size(b))]
                 band = (np.array([r[0] for r in rows], dtype=np.int32),
@@ -147,11 +148,11 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str
                 if sink is None: bands[b] = band
                 else: sink(b, *band)
     missing = sum(size(b) - len(p) for b, p in enumerate(pending) if p is not None)
-    if missing: raise ExplorerError(f"{js.path}: {name!r} lacks the rows of {missing} of its {H * W} pixels "
-                                    f"(was it sampled with sampling_rate > 1?); the explorer needs every row")
+    if missing: raise ExplorerError(f"{js.path}: {name!r} lacks the rows of {missing} of its {Ho * Wo} pixels"
+                                    + (f" (of the grid of step {s})" if s > 1 else ''))
     top = int(counts.max(initial=0))
     shown = display_image(image)
-    return dict(name=name, H=H, W=W, dtype=dtype, levels=L, scale=m / L if m > 0 else 0.0, max_abs=m,
+    return dict(name=name, H=H, W=W, step=s, Ho=Ho, Wo=Wo, dtype=dtype, levels=L, scale=m / L if m > 0 else 0.0, max_abs=m,
                 channels=C, planes=1 if C == 1 else C + 1, channel_norm=channel_norm,
                 mag_scale=mm / L if mm > 0 else 0.0, max_magnitude=mm, rgb=shown.ndim == 3,
                 band_rows=R, n_bands=n_bands, bands=None if sink is not None else bands, slider_levels=levels,
@@ -160,13 +161,14 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str
                 prob=np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8))
 
 def band_rows_of(d:dict, bands=None) -> np.ndarray:
-    "All rows (H*W, [P,] H, W), row-major by pixel, rebuilt from the compact bands of `explorer_data`'s `d` (small images only)."
+    "All rows (Ho*Wo, [P,] H, W), row-major by output pixel (of a preview's grid), rebuilt from the bands of `explorer_data`'s `d`."
     H, W, R, P = d['H'], d['W'], d['band_rows'], d.get('planes', 1)
-    out = np.zeros((H * W, P, H, W), dtype=d['dtype'])
+    Ho, Wo = d.get('Ho', H), d.get('Wo', W)
+    out = np.zeros((Ho * Wo, P, H, W), dtype=d['dtype'])
     for b, (boxes, data) in enumerate(d['bands'] if bands is None else bands):
         o = 0
         for r, (i0, j0, h, w) in enumerate(boxes.reshape(-1, 4)):
-            out[b * R * W + r, :, i0:i0 + h, j0:j0 + w] = data[o:o + P * h * w].reshape(P, h, w); o += P * h * w
+            out[b * R * Wo + r, :, i0:i0 + h, j0:j0 + w] = data[o:o + P * h * w].reshape(P, h, w); o += P * h * w
     return out[:, 0] if P == 1 else out
 
 def _pack(a:np.ndarray) -> str:
@@ -219,7 +221,7 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
                     f.write(f'VESSNB_BAND({k},{b},{{"boxes":"{_pack(boxes)}","data":"{_pack(data)}"}});\n')
             d = explorer_data(js, name, band_rows=band_rows, dtype=dtype, sink=None if inline else sink, progress=progress,
                               channel_norm=channel_norm)
-            meta[name] = {k: d[k] for k in ('H', 'W', 'dtype', 'levels', 'scale', 'max_abs', 'band_rows', 'n_bands', 'channels',
+            meta[name] = {k: d[k] for k in ('H', 'W', 'step', 'Ho', 'Wo', 'dtype', 'levels', 'scale', 'max_abs', 'band_rows', 'n_bands', 'channels',
                                             'planes', 'channel_norm', 'mag_scale', 'max_magnitude', 'rgb')} | {
                 'region': js.attrs(name).get('region'), 'full_shape': js.attrs(name).get('full_shape'),
                 'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'slider_levels': d['slider_levels'].tolist()}

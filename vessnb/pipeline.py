@@ -51,8 +51,8 @@ def stage_function(cfg:RunConfig, name:str):
     return getattr(importlib.import_module(module), fn)
 
 def stages_for(cfg:RunConfig) -> list:
-    "The stages a run `cfg` runs: all of them, or for a sampled preview (`sampling_rate` > 1) data to the preview maps."
-    return list(STAGES) if cfg.sampling_rate == 1 else ['data', 'train', 'jacobian', 'threshold']
+    "The stages a run `cfg` runs: all of them, or for a sampled preview (`sampling_rate` > 1) all but validation."
+    return list(STAGES) if cfg.sampling_rate == 1 else [s for s in STAGES if s != 'validate']
 
 # %% ../nbs/06_pipeline.ipynb #6c595dd4
 def stage_inputs(run_dir, stage:str) -> dict:
