@@ -796,6 +796,9 @@ def data_stage(cfg:RunConfig) -> dict:
     root = Path(data) if data is not None else _synthetic_in(run_dir, cfg.n_synthetic, cfg.synthetic_size, cfg.seed)
     report = check_dataset(root, channels=cfg.channels, layout=cfg.layout if data is not None else 'auto')
     s, source = _choose_split(cfg, root)
+    if not s['train'] or not s['test']:                 # judged here, not when training finds out
+        raise DataError(f"{root}: {report['n']} image(s) split train/val/test {len(s['train'])}/{len(s['val'])}/{len(s['test'])} "
+                        f"({source}); a run needs at least one training and one test image (3 or more images, or a split file)")
     save_split(s, run_file(run_dir, 'split'), root=root.resolve(), source=source)
     explain = {n: str(image_path(root, n)) for n in s['test'][:cfg.n_explain]}   # name -> image file
     if len(explain) < cfg.n_explain: logger.warning(f'data: {cfg.n_explain} images to explain asked for, the test split has {len(explain)}')

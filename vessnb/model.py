@@ -220,6 +220,17 @@ def _read_checkpoint(path, map_location):
     return ckpt
 
 # %% ../nbs/01_model.ipynb #f1390021
+def _check_shapes(path, cls, arch, cfg, state):
+    "Refuse a checkpoint whose config builds other tensors than its weights hold, before allocating anything (a meta build)."
+    try:
+        with torch.device('meta'): probe = cls(**cfg)
+    except (TypeError, ValueError) as e: raise CheckpointError(f"checkpoint {path}: {arch}(**{cfg}) cannot be built: {e}") from None
+    except Exception: return                      # a class that cannot be built on the meta device: load_state_dict judges
+    want, got = ({k: tuple(v.shape) for k, v in sd.items()} for sd in (probe.state_dict(), state))
+    bad = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
+    if bad: raise CheckpointError(f"checkpoint {path}: its config {arch}(**{cfg}) does not match its weights ({len(bad)} tensors "
+                                  f"differ, e.g. {bad[0]}: config {want.get(bad[0])}, weights {got.get(bad[0])})")
+
 def load_checkpoint(path, map_location='cpu', model:nn.Module|None=None, allow=(), **expect):
     "Load a checkpoint: `(model, meta)`, a new model (of a trusted or `allow`ed class) in eval mode unless `model` is given."
     ckpt, new = _read_checkpoint(path, map_location), model is None
@@ -234,6 +245,7 @@ def load_checkpoint(path, map_location='cpu', model:nn.Module|None=None, allow=(
                               ', '.join(f"{k}={got!r} (expected {want!r})" for k, (want, got) in bad.items()))
     if new:
         cls = model_class(arch, allow)
+        _check_shapes(path, cls, arch, cfg, ckpt['state_dict'])
         try: model = cls(**cfg)
         except (TypeError, ValueError) as e: raise CheckpointError(f"checkpoint {path}: {arch}(**{cfg}) cannot be built: {e}") from None
         if not isinstance(model, VessNet): model.vessnb_model = dict(cls=arch, kwargs=cfg)
