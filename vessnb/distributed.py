@@ -66,9 +66,7 @@ def model_spec(checkpoint):
 @dataclass(frozen=True)
 class Tile:
     "Core rows i0:i1, cols j0:j1 of the output, computed on the input window a0:a1, b0:b1."
-    i0: int; i1: int; j0: int; j1: int; a0: int; a1: int; b0: int; b1: int
-    @property
-    def name(self) -> str: return f'r{self.i0:05d}c{self.j0:05d}'
+    i0: int; i1: int; j0: int; j1: int; a0: int; a1: int; b0: int; b1: int   # stored as `tile_group(name, astuple(t))`
 
 def tile_geometry(model:nn.Module, image=None, margin=None, align=None) -> tuple[int, int]:
     "`(margin, align)` for tiling: VessNet: half its receptive field, aligned to its total stride 16; other models: measured support, align 1."
@@ -137,7 +135,7 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.
                 seconds=time.perf_counter() - t0, pid=os.getpid())
 
 # %% ../nbs/08_distributed.ipynb #6cf200b2
-def _stitch_task(_done, store, name, tiles, shape, proportions, maps_dir, root, crop, channels=RunConfig.channels, region=None):
+def _stitch_task(_done, store, name, proportions, maps_dir, root, crop, channels=RunConfig.channels, region=None):
     "Task after an image's tiles: its maps, stitched from the tiles (`vessnb.threshold.stitch_tiles`)."
     inf = influence_map(store, name, proportions)
     if maps_dir is not None: save_influence(inf, maps_dir, name, image=torch.from_numpy(_load(root, name, crop, channels, region)))
@@ -152,7 +150,7 @@ def _finished(js, name, tiles, want):
 def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(0.01,), retries:int=2,
                     progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device='cpu', threads:int=1,
                     method='auto', chunk_size=None, dtype='float16', before_task=None, allow=(), target=None,
-                    channels:str=RunConfig.channels, region=None, support=None, disk_check:bool=True) -> dict:
+                    channels:str=RunConfig.channels, region=None, support=None, disk_check:bool=RunConfig.disk_check) -> dict:
     "Jacobian rows and influence maps of every image `names` of the VessMap folder `data` into `store`, one Dask task per image."
     t0 = time.perf_counter()
     root = Path(data)
@@ -169,9 +167,9 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
             img = _load(root, n, crop, channels, region)
             if max(img.shape[-2:]) > tile:
                 mg, al = tile_geometry(geo_model, img, margin, align)
-                plans[n] = (tile_plan(img.shape[-2:], tile, mg, al), tuple(img.shape[-2:]))
+                plans[n] = tile_plan(img.shape[-2:], tile, mg, al)
     want = dict(crop=crop, region=None if region is None else list(region), **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
-    todo = [n for n in names if not _finished(js, n, plans.get(n, (None,))[0], want)
+    todo = [n for n in names if not _finished(js, n, plans.get(n), want)
             or (maps_dir is not None and not (Path(maps_dir)/f'{n}_map.npy').exists())]
     skipped = [n for n in names if n not in todo]
     common = dict(proportions=tuple(proportions), maps_dir=None if maps_dir is None else str(maps_dir), device=device,
@@ -180,12 +178,12 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
     if client is None:
         with torch_threads():                      # in this process: the caller's thread count is given back after
             for n in tqdm(todo, disable=not progress, desc='explain'):
-                tl = plans.get(n, (None,))[0]
+                tl = plans.get(n)
                 for attempt in range(retries + 1):
                     try:
                         done[n] = _explain_one(spec, str(root), n, str(store), crop, tl, **common)
                         if tl is not None:
-                            _stitch_task(None, str(store), n, tl, plans[n][1], tuple(proportions), common['maps_dir'], str(root), crop, channels, region)
+                            _stitch_task(None, str(store), n, tuple(proportions), common['maps_dir'], str(root), crop, channels, region)
                         failed.pop(n, None); break
                     except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
     else:
@@ -195,11 +193,11 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
             spec = (spec[0], client.scatter(cloudpickle.dumps(checkpoint), broadcast=True))
         futs = {}
         for n in todo:
-            tl = plans.get(n, (None,))[0]
+            tl = plans.get(n)
             f = client.submit(_explain_one, spec, str(root), n, str(store), crop, tl, **common, retries=retries,
                               pure=False, key=f'explain-{n}-{os.urandom(4).hex()}')
             if tl is not None:
-                f = client.submit(_stitch_task, f, str(store), n, tl, plans[n][1], tuple(proportions),
+                f = client.submit(_stitch_task, f, str(store), n, tuple(proportions),
                                   common['maps_dir'], str(root), crop, channels, region, retries=retries, pure=False,
                                   key=f'stitch-{n}-{os.urandom(4).hex()}')
             futs[f] = n
@@ -207,11 +205,11 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
             n = futs[f]
             try:
                 r = f.result()
-                done[n] = r if isinstance(r, dict) else dict(name=n, tiles=len(plans[n][0]))
+                done[n] = r if isinstance(r, dict) else dict(name=n, tiles=len(plans[n]))
             except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
     secs = time.perf_counter() - t0
     result = dict(store=str(store), maps_dir=None if maps_dir is None else str(maps_dir), done=sorted(done),
-                  skipped=skipped, failed=failed, tiled={n: len(p[0]) for n, p in plans.items()}, seconds=secs,
+                  skipped=skipped, failed=failed, tiled={n: len(p) for n, p in plans.items()}, seconds=secs,
                   images_per_s=len(done) / secs if secs > 0 else math.nan, per_image=done)
     if failed:
         raise ExplainError(f"{len(failed)} of {len(names)} images failed (the others are in {store}; run again to resume): "

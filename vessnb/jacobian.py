@@ -21,12 +21,12 @@ from .data import new_run_dir, load_image, image_path, centre_crop, crop_box, cr
 from .model import VessNet, load_checkpoint, checkpoint_hash, model_spec
 
 # %% auto #0
-__all__ = ['HEADS', 'EXACT_FLAGS', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError', 'Target',
-           'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'colour_spacing',
-           'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape', 'take_windows', 'put_windows',
-           'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash',
-           'JacobianStore', 'tile_group', 'explained_size', 'explained_box', 'method_reason', 'stage_checkpoint',
-           'stage_model', 'jacobian_stage']
+__all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError',
+           'Target', 'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings',
+           'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape', 'take_windows',
+           'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian',
+           'model_hash', 'JacobianStore', 'tile_group', 'explained_size', 'explained_box', 'method_reason',
+           'stage_checkpoint', 'stage_model', 'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -316,7 +316,9 @@ def _measurable(s:Support, H, W, phases:int=32) -> bool:
     i0, j0 = (H - P) // 2, (W - P) // 2
     return i0 - s.top > 0 and i0 + P - 1 + s.bottom < H - 1 and j0 - s.left > 0 and j0 + P - 1 + s.right < W - 1
 
-def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_random:int=2, seed:int=0, size:int=256,
+SUPPORT_CROP = 256   # side of the centre crop the window is first measured on (doubled while too small)
+
+def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_random:int=2, seed:int=0, size:int=SUPPORT_CROP,
                     _vjp=None) -> Support | None:
     "Largest input window of the `target` map's pixels, measured on centre crops of `image` (`size` px, doubled while too small) and random images."
     x = _prepare(model, image)
@@ -382,7 +384,7 @@ class JacobianBlocks:
         (H, W), t1 = x.shape[-2:], time.perf_counter()
         pix = torch.cat(_blocks) if _blocks is not None else _pixels(self.out.shape, pixels, sampling_rate)
         square = tuple(self.out.shape) == (H, W)
-        worth = len(pix) >= 256 or (H * W >= 4 * 256 * 256 and len(pix) >= 8)    # measuring costs ~100 passes on a 256-px crop
+        worth = len(pix) >= 256 or (H * W >= 4 * SUPPORT_CROP ** 2 and len(pix) >= 8)    # measuring: ~100 passes on one crop
         if support is None and (method == 'colour' or (method == 'auto' and square and worth)):
             support = measured if measured is not None and _measurable(measured, H, W) else measure_support(model, image, self.target, _vjp=(self.out, self.vjp_fn))
         if method == 'colour' and (support is None or not square):
@@ -392,22 +394,27 @@ class JacobianBlocks:
         n_classes = len(torch.unique(_colour_keys(pix, spacing))) if support is not None and square else None
         if method == 'auto': method = 'colour' if n_classes is not None and n_classes <= 0.8 * len(pix) else 'batched'
         self.method, self.support, self.spacing, t2 = method, support, spacing, time.perf_counter()
-        per = 1 if method == 'batched' else 3     # a class: its (C, H, W) pass, the leak check's copy, its windows
-        with exact_settings(model): act = _activation_bytes(model, x, f)
-        if chunk_size is None:
-            with exact_settings(model): chunk_size = auto_chunk(model, x, f, per, act=act)
+        self._per = 1 if method == 'batched' else 3     # a class: its (C, H, W) pass, the leak check's copy, its windows
+        self.info = {}
+        if chunk_size is None: chunk_size = auto_chunk(model, x, f, self._per, act=self._bytes()['bytes_forward'])
         self.blocks = _blocks if _blocks is not None else _plan_blocks(pix, method, chunk_size, spacing)
         self.window = (H, W) if method == 'batched' else tuple(min(a, b) for a, b in zip(support.shape, (H, W)))
         self.state = {'chunk': max(len(b) for b in self.blocks) if method == 'batched' else chunk_size}
         self.progress, self.n_pixels, self._k, self._bar = progress, len(pix), 0, None
-        self.info = dict(method=method, mode=mode, dtype=str(x.dtype).replace('torch.', ''), target=str(self.target),
+        self.info = dict(self.info, method=method, mode=mode, dtype=str(x.dtype).replace('torch.', ''), target=str(self.target),
                          support=None if support is None else asdict(support), spacing=None if spacing is None else list(spacing),
                          chunk_size=chunk_size,
                          n_blocks=len(self.blocks), n_pixels=len(pix),
                          n_backward=len(pix) if method == 'batched' else n_classes,
                          shape=[H, W], out_shape=list(self.out.shape), device=str(x.device),
-                         seconds_forward=t1 - t0, seconds_support=t2 - t1, seconds_rows=0.0,
-                         bytes_forward=act, bytes_per_cotangent=int(1.5 * act + per * x[0].numel() * 4))
+                         seconds_forward=t1 - t0, seconds_support=t2 - t1, seconds_rows=0.0)
+
+    def _bytes(self) -> dict:
+        "Bytes of one forward pass's activations and of one cotangent's backward pass, measured once (a no-grad forward)."
+        if 'bytes_forward' not in self.info:
+            with exact_settings(self.model): act = _activation_bytes(self.model, self.x, self.f)
+            self.info.update(bytes_forward=act, bytes_per_cotangent=int(1.5 * act + self._per * self.x[0].numel() * 4))
+        return self.info
 
     def __len__(self): return len(self.blocks)
     def __iter__(self): return self
@@ -481,8 +488,8 @@ def compute_windows(self:JacobianBlocks, pixels) -> tuple[torch.Tensor, torch.Te
 def estimate(self:JacobianBlocks, dtype:str='float16') -> dict:
     "Before any block: bytes of the stored rows (windows in `dtype`) and of memory (forward kept + one block's passes)."
     row = math.prod(self.window) * self.x.shape[1] * (2 if dtype == 'float16' else 4) + 16     # + pixel and offset
-    return dict(store_bytes=int(self.n_pixels * row),
-                memory_bytes=int(self.info['bytes_forward'] + self.state['chunk'] * self.info['bytes_per_cotangent']))
+    b = self._bytes()
+    return dict(store_bytes=int(self.n_pixels * row), memory_bytes=int(b['bytes_forward'] + self.state['chunk'] * b['bytes_per_cotangent']))
 
 @patch
 def next_windows(self:JacobianBlocks):
@@ -744,7 +751,7 @@ def join_tiles(self:JacobianStore, name:str, tiles, image, **meta) -> dict:
 @patch
 def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
           sampling_rate=1, dtype='float16', checkpoint_hash=None, overwrite=False, progress=False,
-          callback=None, support=None, disk_check:bool=True, fov=None, **meta) -> dict:
+          callback=None, support=None, disk_check:bool=RunConfig.disk_check, fov=None, **meta) -> dict:
     "Extract and store the rows of `image` as `name` (resuming an incomplete one); returns its attributes."
     if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     clash = set(meta) & self._RESERVED
@@ -800,14 +807,18 @@ def _start(self:JacobianStore, name, model, image, img, mhash, target, method, m
 def _gb(n) -> str: return f'{n / 2**30:.2f} GiB'
 
 @patch
+def _support_file(self:JacobianStore, key) -> Path:
+    return self.path/'.supports'/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+@patch
 def known_support(self:JacobianStore, key:str) -> Support | None:
     "The window cached in the store for `key` ('MODEL_HASH|TARGET'), or None."
-    p = self.path/'.supports'/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    p = self._support_file(key)
     return Support(**json.loads(p.read_text())) if p.exists() else None
 
 @patch
 def _remember_support(self:JacobianStore, key, support):
-    p = self.path/'.supports'/f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+    p = self._support_file(key)
     p.parent.mkdir(exist_ok=True)
     with atomic_write(p, 'w') as f: f.write(json.dumps(asdict(support)))
 

@@ -13,8 +13,8 @@ from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, l
                            load_json, update_summary)
 
 # %% auto #0
-__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'SEGMENT_OPTIONS', 'USER_ERRORS', 'Stage', 'PipelineError', 'stage_path',
-           'stage_function', 'stages_for', 'stage_inputs', 'run_stage', 'demo_inputs', 'stage_figures',
+__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'Stage', 'PipelineError',
+           'stage_path', 'stage_function', 'stages_for', 'stage_inputs', 'run_stage', 'demo_inputs', 'stage_figures',
            'record_notebook', 'Recorder', 'check_run_dir', 'absolute_paths', 'run_pipeline', 'build_parser',
            'config_from_args', 'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
 
@@ -213,6 +213,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message): raise ConfigError(message)
 
 SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress', 'tile')   # the run options `vessnb segment` uses
+CHECK_DATA_OPTIONS = ('channels', 'layout')                                                # ... and `vessnb check-data`
 
 def build_parser() -> argparse.ArgumentParser:
     "The `vessnb` command's parser, generated from `RunConfig` and `STAGES`."
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_options(seg, only=SEGMENT_OPTIONS)
     chk = sub.add_parser('check-data', allow_abbrev=False, help='check a data set and print its whole-set report')
     chk.add_argument('path', help='a VessMap or nnU-Net folder, or a .json/.csv list of image/label pairs')
-    _add_options(chk, only=('channels', 'layout'))
+    _add_options(chk, only=CHECK_DATA_OPTIONS)
     cmp = sub.add_parser('compare', allow_abbrev=False, help="explain the first run's images with each run's model, side by side")
     cmp.add_argument('runs', nargs='+', help='two or more finished run folders')
     cmp.add_argument('--out', required=True, help='output folder: figures, summary.json, one sub-run per model')
@@ -302,13 +303,12 @@ def _save_prob(out, name, img, p, target) -> str:
 
 def segment(cfg:RunConfig, checkpoint, paths) -> dict:
     "Probability maps of the unlabelled images `paths` with `checkpoint` (whole, or `cfg.tile`-px tiles) in `cfg.run_dir`/segmentation."
-    tile = cfg.tile
     import numpy as np, torch
     from vessnb.config import logger, torch_threads
     from vessnb.jacobian import stage_model, _check_channels
     from vessnb.distributed import segment_image
     from vessnb.data import load_image
-    run_dir, data = check_run_dir(cfg.run_dir), images_result(paths, cfg.channels)
+    run_dir, data, tile = check_run_dir(cfg.run_dir), images_result(paths, cfg.channels), cfg.tile
     with torch_threads(cfg.threads), log_to(run_file(run_dir, 'log'), echo=cfg.progress):
         model, chash = stage_model(checkpoint_result(checkpoint, cfg.model), cfg.device)
         out, per = run_file(run_dir, 'segmentation'), {}
@@ -350,7 +350,7 @@ def vessnb_cli(argv=None):
 def _check_data_cli(a) -> int:
     "`vessnb check-data PATH`: the whole-set report of a data set (every problem, if any, as the error)."
     from vessnb.data import data_report
-    print(data_report(a.path, **{k: getattr(a, k) for k in ('channels', 'layout') if hasattr(a, k)}))
+    print(data_report(a.path, **{k: getattr(a, k) for k in CHECK_DATA_OPTIONS if hasattr(a, k)}))
     return 0
 
 def _compare_cli(a) -> int:

@@ -91,6 +91,14 @@ def dense_blocks(J, block_size:int=256):
         yield torch.stack([k // W, k % W], 1), rows[s:s + block_size]
 
 # %% ../nbs/04_threshold.ipynb #7a9acc81
+def _mass_centroid(A, i0:int=0, j0:int=0):
+    "Gradient mass (n,) and |g|-weighted centroid (2, n) of magnitude rows A (n, h, w) whose window starts at (i0, j0); float64."
+    ri, cj = A.sum(2, dtype=torch.float64), A.sum(1, dtype=torch.float64)    # (n, h), (n, w)
+    m = ri.sum(1)
+    ci = ri @ torch.arange(A.shape[1], dtype=torch.float64, device=A.device) / m + i0
+    cjj = cj @ torch.arange(A.shape[2], dtype=torch.float64, device=A.device) / m + j0
+    return m, torch.where(m > 0, torch.stack([ci, cjj]), math.nan)
+
 def _box_from_mask(above):
     "Count and inclusive bounding box (i0, i1, j0, j1) of each (H, W) mask in an (n, H, W) batch; -1 when empty."
     n, H, W = above.shape
@@ -218,14 +226,7 @@ def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, t
         if not torch.isfinite(A).all(): raise ThresholdError('block: rows contain nan or inf')
         bmax = float(A.max()) if A.numel() else 0.
         measured = max(measured, bmax)
-        # threshold-free statistics, float64 accumulation
-        ri, cj = A.sum(2, dtype=torch.float64), A.sum(1, dtype=torch.float64)    # (b, H), (b, W)
-        m = ri.sum(1)
-        mass[out] = m
-        ok = m > 0
-        ci = ri @ torch.arange(H, dtype=torch.float64, device=dev) / m
-        cjj = cj @ torch.arange(W, dtype=torch.float64, device=dev) / m
-        centroid[:, out] = torch.where(ok, torch.stack([ci, cjj]), math.nan)
+        mass[out], centroid[:, out] = _mass_centroid(A)     # threshold-free statistics, float64 accumulation
         if known:
             for k, t in enumerate(ts):
                 counts[k, out], boxes[k, :, out] = _box_from_mask(A > t)
@@ -443,7 +444,7 @@ def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
     maps_dir, ps = run_file(run_dir, 'maps'), [cfg.proportion]
     res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir, channels=cfg.channel_norm)
     js = JacobianStore(jacobian['store'])
-    fovs = {n: js.fov(n)[::r.step, ::r.step] for n, r in res.items() if js.fov(n) is not None}   # on the map's grid
+    fovs = {n: f[::r.step, ::r.step] for n, r in res.items() if (f := js.fov(n)) is not None}   # on the map's grid
     summary = dict(store=jacobian['store'], maps=str(maps_dir), proportions=ps, channel_norm=cfg.channel_norm, images=list(res),
                    figures=[str(maps_dir/f'{n}_map.png') for n in res],
                    max_abs={n: r.max_abs for n, r in res.items()},
@@ -479,11 +480,7 @@ def stitch_tiles(store, name:str, proportions=(0.01,), channels:str=RunConfig.ch
             out, A = pix[:, 0] * W + pix[:, 1], mag(rows)
             if seen[out].any(): raise ThresholdError(f"{name}: tiles overlap at some core pixels")
             seen[out] = True
-            ri, cj = A.sum(2, dtype=torch.float64), A.sum(1, dtype=torch.float64)
-            s = ri.sum(1); mass[out] = s
-            ci = ri @ torch.arange(A.shape[1], dtype=torch.float64) / s + t[4]
-            cjj = cj @ torch.arange(A.shape[2], dtype=torch.float64) / s + t[6]
-            centroid[:, out] = torch.where(s > 0, torch.stack([ci, cjj]), math.nan)
+            mass[out], centroid[:, out] = _mass_centroid(A, t[4], t[6])
             for k, th in enumerate(ts):
                 c, b = _box_from_mask(A > th)
                 counts[k, out], boxes[k, :, out] = c, torch.where(b < 0, b, b + torch.tensor([t[4], t[4], t[6], t[6]])[:, None])
