@@ -24,16 +24,16 @@ setup: $(BIN)/.installed
 run: setup
 	$(BIN)/vessnb run --run-dir runs/$(RUN) $(RUN_ARGS)
 
-## make test: export and clean checks, README and docs processing, nbdev_test, papermill smoke run
+## make test: export and clean checks, README, every notebook run and processed for the docs, papermill smoke run
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/test.sh
 
 ## make docs: the documentation site in _docs/, with the explorer of runs/$(RUN) (made by `make run` when absent).
-## tools/docs.py does nbdev's processing into _proc/; the render needs Quarto (https://quarto.org). nbdev_docs is
+## tools/docs.py runs the notebooks (their outputs are the pages' figures) and does nbdev's processing into _proc/; the render needs Quarto (https://quarto.org). nbdev_docs is
 ## not used: it would also rewrite README.md, which tools/readme.py owns.
 docs: setup
 	test -d runs/$(RUN)/jacobians.zarr || $(MAKE) run
-	$(BIN)/python tools/docs.py --run runs/$(RUN)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/docs.py --run runs/$(RUN) --flags slow
 	@command -v quarto >/dev/null || { echo "make docs: _proc/ is ready, but rendering it needs Quarto (https://quarto.org)"; exit 1; }
 	cd _proc && quarto render --no-cache
 	rm -rf _docs && mv _proc/_docs _docs

@@ -11,9 +11,11 @@ write both explorers, then in headless Chromium (Debian's chromium + playwright)
 is not loaded yet (cold), a click on its neighbour (warm), and one slider step (whole influence map redrawn).
 Pages open from file:// by default; `--mbps X` serves them over local HTTP with Chromium's network emulation
 (X Mbit/s down, 20 ms latency), as from a static host. With `--crops N` it also times a page holding N default-size 64 x 64 crops (synthetic seeds 0..N-1) against the page
-of the first crop alone. Prints markdown table rows.
+of the first crop alone. With `--baseline REV` each page is also written by the explorer of git revision REV
+(its `vessnb/` taken with `git archive`, run in a subprocess on the same store) and timed the same way: the exact
+page of issue 15 against the int8 page before it (`--baseline d73b80f`). Prints markdown table rows.
 """
-import argparse, functools, http.server, json, statistics, sys, tempfile, threading, time
+import argparse, functools, http.server, json, os, statistics, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 import numpy as np, torch
 from vessnb.data import synthetic_item, centre_crop, load_image, read_split_files, image_path
@@ -32,6 +34,7 @@ ap.add_argument('--out', default=None, help='keep the run folders here (default:
                 'a folder from an earlier call is reused: its complete Jacobians are not computed again (time ~0)')
 ap.add_argument('--mbps', type=float, default=0, help='serve over local HTTP throttled to this many Mbit/s (0: file://)')
 ap.add_argument('--crops', type=int, default=0, help='also: a page of this many 64 x 64 crops against a page of one of them')
+ap.add_argument('--baseline', default=None, help="also time the pages written by this git revision's explorer")
 args = ap.parse_args()
 if args.threads: torch.set_num_threads(args.threads)
 why = find_browser()
@@ -45,6 +48,18 @@ def image_of(size):
     if args.vessmap is None: return f'synthetic_{size}', synthetic_item(size, 0)[0].astype(np.float32) / 255
     name = read_split_files(args.vessmap)['test'][0]
     return f'{name}_{size}', centre_crop(load_image(image_path(args.vessmap, name)), size)
+
+def baseline_writer(rev):
+    "A function writing an explorer with revision `rev`'s code (in a subprocess), or None without --baseline."
+    if rev is None: return None
+    code = Path(tempfile.mkdtemp(prefix='vessnb-baseline-'))
+    subprocess.run(f'git archive {rev} vessnb | tar -x -C {code}', shell=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    def write(rd, out, **kw):
+        subprocess.run([sys.executable, '-c', f'from vessnb.explorer import write_explorer; write_explorer({str(Path(rd).resolve())!r}, out={str(Path(out).resolve())!r}, **{kw!r})'],
+                       check=True, env=dict(os.environ, PYTHONPATH=str(code)), cwd=code)
+        return Path(out)/'index.html'
+    return write
+baseline = baseline_writer(args.baseline)
 
 server = None
 if args.mbps:
@@ -77,8 +92,9 @@ def page_times(pw, index_html, size):
                                    f'document.getElementById("stats").dataset.j === "{j}"', timeout=120000)
             return time.perf_counter() - t
         t_cold, t_warm = click(size - 2, size // 3), click(size - 2, size // 3 + 1)
-        t_slider = page.evaluate("""() => { const s = document.getElementById('threshold'), t = performance.now();
-            s.value = '0.05'; s.dispatchEvent(new Event('input')); return (performance.now() - t) / 1000; }""")
+        t_slider = page.evaluate("""() => { const s = document.getElementById('threshold'), D = window.VESSNB_DATA, t = performance.now();
+            s.value = D.proportions ? String(D.proportions.indexOf(0.05)) : '0.05';    // the exact page's slider moves by position
+            s.dispatchEvent(new Event('input')); return (performance.now() - t) / 1000; }""")
         assert page.inner_text('#msg') == '', page.inner_text('#msg')
         return t_open, t_cold, t_warm, t_slider
     finally: br.close()
@@ -88,8 +104,8 @@ import subprocess
 chromium = subprocess.run(['/usr/bin/chromium', '--version'], capture_output=True, text=True).stdout.strip()
 print(f'torch {torch.__version__}, playwright {version("playwright")}, chromium {chromium}, device {args.device}, checkpoint {args.checkpoint}, '
       f'repeats {args.repeats}, ' + (f'HTTP at {args.mbps:g} Mbit/s' if args.mbps else 'file://'))
-print('| image | Jacobian (s) | variant | write (s) | image script | band files | loaded to first draw | open (s) | click, band not loaded (s) | click, warm (s) | slider step (s) | open: one file / this |')
-print('|---|---|---|---|---|---|---|---|---|---|---|---|')
+print('| image | Jacobian (s) | variant | write (s) | image script | band files | loaded to first draw | all files | open (s) | click, band not loaded (s) | click, warm (s) | slider step (s) | open: one file / this |')
+print('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
 with sync_playwright() as pw:
     for size in args.sizes:
         name, img = image_of(size)
@@ -99,21 +115,24 @@ with sync_playwright() as pw:
         js.write(name, model, torch.from_numpy(np.ascontiguousarray(img)).to(args.device), progress=False)
         t_jac = time.perf_counter() - t
         res = {}
-        for variant, max_rows in (('one file', size * size), ('bands', 0)):   # one file: every band in the image script
+        variants = [('one file', size * size, write_explorer), ('bands', 0, write_explorer)]   # one file: every band in the image script
+        if baseline: variants.append((f'{args.baseline}, bands', 0, baseline))
+        for variant, max_rows, writer in variants:
             t = time.perf_counter()
-            index = write_explorer(rd, out=rd/variant.replace(' ', '_'), max_rows=max_rows)
+            index = writer(rd, out=rd/variant.replace(' ', '_').replace(',', ''), max_rows=max_rows)
             t_write = time.perf_counter() - t
             meta = json.loads((index.parent/'explorer.json').read_text())
             runs = [page_times(pw, index, size) for _ in range(args.repeats)]
             med = [statistics.median(r[k] for r in runs) for k in range(4)]
             res[variant] = med
             ratio = res['one file'][0] / med[0]
+            total = sum(f.stat().st_size for f in index.parent.rglob('*.js')) + index.stat().st_size
             m = meta['images'][name]
             first = meta['bytes']['explorer_data.js'] + meta['bytes']['images'][0] + (0 if m['inline'] else
                     (index.parent/band_file(0, (size // 2) // m['band_rows'])).stat().st_size)
             print(f'| {name} {size}x{size} | {t_jac:.1f} | {variant} (band_rows {meta["images"][name]["band_rows"]}) | {t_write:.2f} '
                   f'| {meta["bytes"]["images"][0] / 1e6:.2f} MB | {meta["bytes"]["bands"] / 1e6:.2f} MB in '
-                  f'{meta["images"][name]["n_bands"] if not meta["images"][name]["inline"] else 0} | {first / 1e6:.2f} MB | {med[0]:.2f} | {med[1]:.3f} '
+                  f'{meta["images"][name]["n_bands"] if not meta["images"][name]["inline"] else 0} | {first / 1e6:.2f} MB | {total / 1e6:.2f} MB | {med[0]:.2f} | {med[1]:.3f} '
                   f'| {med[2]:.3f} | {med[3]:.3f} | {ratio:.1f}x |', flush=True)
     if args.crops:
         rd = root/f'crops_{args.crops}'; rd.mkdir(parents=True, exist_ok=True)
@@ -124,8 +143,10 @@ with sync_playwright() as pw:
         print(f'\n| page | images | data script | image scripts | loaded to first draw | open (s) | one crop / this (open) |')
         print('|---|---|---|---|---|---|---|')
         res = {}
-        for label, sel in (('one crop', names[:1]), (f'{args.crops} crops', names)):
-            index = write_explorer(rd, out=rd/label.replace(' ', '_'), names=sel)
+        pages = [('one crop', names[:1], write_explorer), (f'{args.crops} crops', names, write_explorer)]
+        if baseline: pages.append((f'{args.crops} crops, {args.baseline}', names, baseline))
+        for label, sel, writer in pages:
+            index = writer(rd, out=rd/label.replace(' ', '_').replace(',', ''), names=sel)
             meta = json.loads((index.parent/'explorer.json').read_text())
             res[label] = statistics.median(page_times(pw, index, 64)[0] for _ in range(args.repeats))
             first = meta['bytes']['explorer_data.js'] + meta['bytes']['images'][0]

@@ -34,7 +34,6 @@ smoke() {
 step "nbdev_export leaves vessnb/ unchanged" unchanged vessnb -- nbdev_export
 step "nbdev_clean leaves nbs/ unchanged" unchanged nbs -- nbdev_clean
 step "README.md is generated from nbs/index.ipynb" python tools/readme.py --check
-step "docs: notebooks process for Quarto" python tools/docs.py
 browser() {  # the explorer's browser test needs Debian's chromium; install it where we can (CI runs as root)
   [[ -x /usr/bin/chromium ]] && return 0
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
@@ -50,8 +49,9 @@ if [[ -z ${VESSNB_VESSMAP:-} && -d ../shared/vessmap/images ]]; then export VESS
 flags="slow"
 real_cells=$(grep -o '"#| real' nbs/*.ipynb | wc -l)
 if [[ -n ${VESSNB_VESSMAP:-} ]]; then flags="slow real"; fi
-# two notebooks run at once on two cores: one torch thread each, or they oversubscribe the CPU
-step "nbdev_test (every notebook, flags: $flags)" env OMP_NUM_THREADS=1 timeout 1500 nbdev_test --n_workers 2 --timing --flags "$flags"
+# every notebook runs once, by nbdev_test's rules (tools/run_nb.py), two at once with one torch thread each; the
+# executed notebooks, with their figures, are what tools/docs.py processes for the pages (API entries and figures checked)
+step "notebooks run (nbdev_test's rules, flags: $flags) and processed for the docs" timeout 1500 python tools/docs.py --flags "$flags"
 if [[ $flags == *real* ]]; then echo "real-data tests: $real_cells cells flagged real ran on $VESSNB_VESSMAP"
 else echo "real-data tests: 0 of $real_cells cells flagged real ran (no VessMap copy: set VESSNB_VESSMAP)"; fi
 step "smoke run of the pipeline (record notebooks)" smoke

@@ -11,9 +11,10 @@ import torch
 import matplotlib.pyplot as plt
 from scipy.ndimage import distance_transform_edt
 from .config import RunConfig, VessnbError, run_file, load_json, save_json, logger
-from .data import save_figure, load_mask, mask_path, centre_crop, MissingDataError
+from .data import save_figure
 from .threshold import load_influence, show_map
-from .jacobian import JacobianStore, explained_size
+from .jacobian import JacobianStore
+from .validate import explained_label
 
 # %% auto #0
 __all__ = ['CompareError', 'maps_figure', 'distributions_figure', 'compare_runs', 'table_markdown']
@@ -47,12 +48,16 @@ def _explain_with(label, record, data, out, proportion, explain_size, notebooks)
     return s
 
 # %% ../nbs/09_compare.ipynb #88102037
-def _vessels(data, name, prob, size):
-    "The vessel mask of explained image `name`: its label (centre-cropped as explained) if the data has one, else `prob` > 0.5."
-    try: m = load_mask(mask_path(data['root'], name)) if data.get('root') else None
-    except MissingDataError: m = None
-    if m is None: return prob > 0.5, 'prediction of the first model (p > 0.5)'
-    return torch.from_numpy(np.ascontiguousarray(centre_crop(m, size) if size else m)).bool(), 'label'
+def _vessels(js, data, name):
+    "The vessel mask of explained image `name` of store `js`: its label (cut as explained) if the data has one, else the store's p > 0.5."
+    m = explained_label(js, name, data.get('root'))
+    if m is None: return js.prob(name).float() > 0.5, 'prediction of the first model (p > 0.5)'
+    return m, 'label'
+
+def _model_text(train:dict) -> str:
+    "A run's model for figure titles: its class, and its width where it has one ('VessNet, width 4')."
+    cls = str(train.get('model') or '?').rsplit('.', 1)[-1]
+    return cls + (f", width {train['width']}" if train.get('width') else '')
 
 def _pixel_table(maps_dir, name):
     "count, box area and fulfillment per output pixel (H, W) of image `name`, from the saved maps."
@@ -67,16 +72,18 @@ def _medians(table, vessel) -> dict:
     return {f'{k}_{where}': med(a, m) for k, a in table.items() for where, m in (('vessel', vessel), ('background', ~vessel))}
 
 # %% ../nbs/09_compare.ipynb #36b161ce
-def maps_figure(image, counts:dict, proportion:float, title:str=''):
-    "The image, each model's influence counts and each later model's difference from the first, side by side."
-    labels = list(counts)
-    panels = [dict(a=image, kind='image', title='image')]
-    panels += [dict(a=counts[l], kind='counts', title=f'{l}: count', label=f'|g| > {proportion:g} max|J|') for l in labels]
+def maps_figure(image, counts:dict, proportion:float, title:str='', models:dict|None=None, label=None, fov=None):
+    "The image (`label`, `fov` outlined), each model's influence counts at `proportion` and each later model's difference from the first."
+    labels, models = list(counts), models or {}
+    panels = [dict(a=image, kind='image', title='image' if label is not None else 'image, no label', outline=label, fov=fov)]
+    panels += [dict(a=counts[l], kind='counts', title=f'{l}' + (f' ({models[l]})' if l in models else '') + ': count',
+                    label=f'|g| > {proportion:g} max|J|', outline=label) for l in labels]
     panels += [dict(a=counts[l] - counts[labels[0]], kind='gradient', title=f'{l} - {labels[0]}', label='count difference')
                for l in labels[1:]]
     fig, axs = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.3), squeeze=False)
     for ax, p in zip(axs[0], panels): show_map(ax, **p)
-    fig.suptitle(title, fontsize=10); fig.tight_layout()
+    fig.suptitle(f'{title + ": " if title else ""}influence counts at proportion {proportion:g} of max|J|', fontsize=10)
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/09_compare.ipynb #1fd5f43e
@@ -106,17 +113,19 @@ def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=No
     base = RunConfig.load(run_file(first['folder'], 'config'))
     proportion = base.proportion if proportion is None else proportion
     explain_size = base.explain_size if explain_size is None else explain_size
-    data, size = first['data'], explained_size(base.replace(explain_size=explain_size))
+    data = first['data']
     subs = {l: _explain_with(l, r, data, out, proportion, explain_size, notebooks) for l, r in records.items()}
     names = list(data['explain'])
     js0 = JacobianStore(next(iter(subs.values()))['jacobian']['store'])
     tables, vessels, distances, figures, sources = {l: [] for l in subs}, {l: [] for l in subs}, {l: [] for l in subs}, [], set()
     for name in names:
-        mask, src = _vessels(data, name, js0.prob(name).float(), size); sources.add(src)
+        mask, src = _vessels(js0, data, name); sources.add(src)
         dist = torch.from_numpy(distance_transform_edt(~mask.numpy()))
         for l, s in subs.items():
             tables[l].append(_pixel_table(s['threshold']['maps'], name)); vessels[l].append(mask); distances[l].append(dist)
-        fig = maps_figure(js0.image(name), {l: tables[l][-1]['count'] for l in subs}, proportion, title=name)
+        fig = maps_figure(js0.image(name), {l: tables[l][-1]['count'] for l in subs}, proportion, title=name,
+                          models={l: _model_text(r['train']) for l, r in records.items()},
+                          label=mask if src == 'label' else None, fov=js0.fov(name))
         figures.append(str(save_figure(fig, run_file(out, 'figures')/f'{name}_maps.png'))); plt.close(fig)
     src = ' / '.join(sorted(sources))
     fig = distributions_figure(tables, vessels, distances, proportion, src)

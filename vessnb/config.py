@@ -4,15 +4,15 @@
 
 # %% ../nbs/00_config.ipynb #6b6bf323
 from __future__ import annotations
-import dataclasses, importlib.util, json, logging, os, re, sys, tempfile, time, contextlib
+import dataclasses, importlib.util, json, logging, os, re, shutil, socket, sys, tempfile, time, contextlib
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'LAYOUTS', 'DEVICE_PATTERN',
-           'RUN_FILES', 'PRESETS', 'logger', 'VessnbError', 'ConfigError', 'run_file', 'atomic_write',
+           'UPPER_BOUNDS', 'RUN_FILES', 'PRESETS', 'logger', 'VessnbError', 'ConfigError', 'run_file', 'atomic_write',
            'UnreadableJSONError', 'save_json', 'load_json', 'update_summary', 'option', 'int_list', 'RunConfig',
-           'log_to', 'Progress', 'torch_threads']
+           'log_to', 'Progress', 'RunLockedError', 'run_lock', 'remove_temporaries', 'torch_threads']
 
 # %% ../nbs/00_config.ipynb #076504d2
 METHODS = ('auto', 'batched', 'colour')   # Jacobian methods; vessnb.jacobian implements them
@@ -23,6 +23,9 @@ COLOUR_CHANNELS = ('gray', 'red', 'green', 'blue', 'all')   # what a run keeps o
 CHANNEL_NORMS = ('max', 'l2')   # magnitude of a multi-channel input pixel's gradient: max |g_c| or sqrt(sum g_c^2)
 LAYOUTS = ('vessmap', 'list', 'nnunet')   # data layouts vessnb.data reads: folders images/labels/, a CSV/JSON list, nnU-Net raw
 DEVICE_PATTERN = re.compile(r'^(cpu|cuda(:\d+)?|mps)$')
+# the largest value an option may take: beyond it a run would start work it cannot finish (a typo, most likely)
+UPPER_BOUNDS = dict(epochs=100_000, width=1024, batch_size=65_536, samples_per_epoch=10**7, n_explain=100_000,
+                    n_synthetic=100_000, synthetic_size=16_384, crop=16_384, workers=1024, threads=4096, patience=100_000)
 
 class VessnbError(Exception):
     "Base of every error vessnb raises for bad input, data or run state; the `vessnb` command prints it as one line."
@@ -34,7 +37,7 @@ class ConfigError(VessnbError, ValueError):
 RUN_FILES = dict(config='config.json', summary='summary.json', split='split.json', log='run.log',
                  data='data', checkpoints='checkpoints', checkpoint='checkpoints/best.pt', last='checkpoints/last.pt',
                  evaluation='evaluation.json', probabilities='test_probabilities.npz', store='jacobians.zarr', maps='maps', figures='figures',
-                 notebooks='notebooks', explorer='explorer', segmentation='segmentation', ome_zarr='ome.zarr')
+                 notebooks='notebooks', explorer='explorer', segmentation='segmentation', ome_zarr='ome.zarr', lock='run.lock')
 
 def run_file(run_dir, key:str) -> Path:
     "The path of the run folder's `key` file (a key of `RUN_FILES`)."
@@ -207,7 +210,11 @@ def _check(self) -> RunConfig:
     _check_types(self)
     for k in ('epochs', 'width', 'batch_size', 'n_explain', 'n_synthetic', 'samples_per_epoch', 'patience', 'sampling_rate'):
         if getattr(self, k) is None or getattr(self, k) < 1: raise ConfigError(f'{k} must be a positive integer, got {getattr(self, k)!r}')
-    if not str(self.run_dir).strip(): raise ConfigError('run_dir must not be empty')
+    for k, top in UPPER_BOUNDS.items():
+        v = getattr(self, k)
+        if v is not None and v > top: raise ConfigError(f'{k} = {v} is beyond what a run can do (at most {top:,}); is it a typo?')
+    if not 0 <= self.seed < 2**32: raise ConfigError(f'seed must lie in 0 .. 2**32 - 1 (numpy and torch seeds), got {self.seed}')
+    _check_run_dir(self.run_dir)
     if self.crop < 16: raise ConfigError(f'crop must be at least 16 px, got {self.crop}')
     if self.data is None and self.synthetic_size < self.crop:
         raise ConfigError(f'synthetic_size ({self.synthetic_size}) is smaller than crop ({self.crop})')
@@ -228,6 +235,7 @@ def _check(self) -> RunConfig:
         try: as_target(self.target)
         except ValueError as e: raise ConfigError(f'target: {e}') from None
     _check_device(self.device)
+    if self.scheduler is not None: _check_scheduler(self.scheduler)
     if self.ome_zarr and importlib.util.find_spec('ome_zarr') is None:
         raise ConfigError('ome_zarr needs the ome-zarr package: pip install "vessnb[ome]"')
     if (self.workers or self.scheduler) and importlib.util.find_spec('distributed') is None:
@@ -247,9 +255,31 @@ RunConfig.model_arguments = _model_arguments
 # %% ../nbs/00_config.ipynb #8003931f
 def _check_device(device):
     if not DEVICE_PATTERN.match(str(device)): raise ConfigError(f'device must be cpu, cuda, cuda:N or mps, got {device!r}')
+    import torch
     if str(device).startswith('cuda'):
-        import torch
         if not torch.cuda.is_available(): raise ConfigError(f'device {device!r} asked for, but no CUDA device is available')
+        k = int(str(device).partition(':')[2] or 0)
+        if k >= torch.cuda.device_count(): raise ConfigError(f'device {device!r} asked for, but there are {torch.cuda.device_count()} CUDA devices')
+    if device == 'mps' and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps' asked for, but this torch has no usable Apple MPS device")
+
+def _check_run_dir(run_dir):
+    "A run folder must be a folder, or creatable: not empty, not a file, its nearest existing parent a writable folder."
+    if not str(run_dir).strip(): raise ConfigError('run_dir must not be empty')
+    p = Path(run_dir).absolute()
+    if p.exists() and not p.is_dir(): raise ConfigError(f'run_dir {run_dir} is a file, not a folder')
+    q = p
+    while not q.exists(): q = q.parent
+    if not q.is_dir(): raise ConfigError(f'run_dir {run_dir}: {q} is a file, so the folder cannot be made')
+    if not os.access(q, os.W_OK | os.X_OK): raise ConfigError(f'run_dir {run_dir}: {q} is not writable')
+
+def _check_scheduler(address):
+    "A Dask scheduler address must parse (tcp://HOST:PORT or HOST:PORT) and answer a connection within 5 s."
+    m = re.fullmatch(r'(?:tcp://)?(\[[0-9a-fA-F:]+\]|[^:/\s]+):(\d{1,5})', str(address))
+    if not m: raise ConfigError(f'scheduler must be an address tcp://HOST:PORT, got {address!r}')
+    host, port = m[1].strip('[]'), int(m[2])
+    try: socket.create_connection((host, port), timeout=5).close()
+    except OSError as e: raise ConfigError(f'scheduler {address}: no Dask scheduler answers there ({e.strerror or e})') from None
 
 # %% ../nbs/00_config.ipynb #d4e341f8
 logger = logging.getLogger('vessnb')
@@ -287,6 +317,55 @@ class Progress:
         now = time.perf_counter()
         if self.enabled and (now - self.last >= self.every or self.done >= self.total):
             self.last = now; logger.info(self.line())
+
+# %% ../nbs/00_config.ipynb #1ccc0002
+class RunLockedError(VessnbError, RuntimeError):
+    "Another live process holds the run folder's lock."
+
+def _lock_holder(path) -> dict | None:
+    "The holder {pid, host, started} of the lock file `path` while its process lives on this host (or another one); None when stale."
+    try: h = json.loads(Path(path).read_text())
+    except FileNotFoundError: return None
+    except (OSError, ValueError): return {'pid': '?', 'host': '?', 'started': '?'}   # unreadable: never guess it stale
+    if h.get('host') != socket.gethostname(): return h                               # cannot see that process: held
+    try: os.kill(int(h['pid']), 0)
+    except ProcessLookupError: return None
+    except PermissionError: pass                                                     # alive, another user's
+    return h
+
+@contextlib.contextmanager
+def run_lock(run_dir):
+    "Hold `run_dir`'s lock for the block: `RunLockedError` while another live process holds it; a stale lock is taken over."
+    path = run_file(run_dir, 'lock')
+    with atomic_write(path.with_name(f'.{path.name}.{os.getpid()}'), 'w') as f:
+        json.dump(dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime('%Y-%m-%d %H:%M:%S')), f)
+    mine = path.with_name(f'.{path.name}.{os.getpid()}')
+    try:
+        for _ in range(3):
+            try: os.link(mine, path); break                          # atomic: exactly one process creates the lock
+            except FileExistsError:
+                h = _lock_holder(path)
+                if h is not None: raise RunLockedError(f"{run_dir} is in use by process {h['pid']} on {h['host']} (since {h['started']}); "
+                                                       "wait for it to finish, or use another --run-dir") from None
+                logger.warning(f'{path}: stale lock of a process that is gone; taken over')
+                path.unlink(missing_ok=True)
+        else: raise RunLockedError(f'{path}: could not take the lock')
+    finally: mine.unlink(missing_ok=True)
+    try: yield path
+    finally:
+        if _lock_holder(path) is not None and json.loads(path.read_text()).get('pid') == os.getpid(): path.unlink(missing_ok=True)
+
+def remove_temporaries(run_dir) -> list[str]:
+    "Remove what interrupted writers left in `run_dir` (call it holding `run_lock`): `atomic_write` temp files, temp output folders; their names."
+    out, names = [], {Path(v).name for v in RUN_FILES.values()}
+    temp_dir = re.compile(r'^\.(%s)-' % '|'.join(map(re.escape, sorted(names))))
+    for p in sorted(Path(run_dir).iterdir()):
+        if p.is_dir() and temp_dir.match(p.name): shutil.rmtree(p, ignore_errors=True); out.append(p.name)
+    store = run_file(run_dir, 'store')
+    for p in sorted(Path(run_dir).rglob('.*.tmp')):
+        if store not in p.parents and p.is_file(): p.unlink(); out.append(str(p.relative_to(run_dir)))
+    if out: logger.info(f'{run_dir}: removed {len(out)} temporary files left by an interrupted run: {out[:5]}')
+    return out
 
 # %% ../nbs/00_config.ipynb #3a12463b
 @contextlib.contextmanager

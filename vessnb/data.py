@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #44154176
 from __future__ import annotations
-import os, re, csv, json, math, shutil, tempfile, warnings, contextlib
+import errno, os, re, csv, json, math, shutil, tempfile, warnings, contextlib
 from pathlib import Path
 from functools import lru_cache
 
@@ -22,15 +22,15 @@ from .config import (RunConfig, VessnbError, run_file, logger, atomic_write, sav
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'IGNORE_LABEL', 'VESSMAP_FOLDERS', 'NNUNET_FOLDERS', 'LIST_KEYS', 'SYNTHETIC_VERSION',
-           'VESSMAP_ENV', 'DataError', 'MissingDataError', 'MissingMaskError', 'UnreadableFileError',
-           'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError', 'DatasetCheckError',
-           'save_figure', 'new_run_dir', 'load_image', 'load_mask', 'is_image_file', 'detect_layout', 'data_index',
-           'image_path', 'mask_path', 'skeleton_path', 'fov_path', 'list_names', 'load_item', 'load_fov',
-           'image_channels', 'check_dataset', 'read_split_files', 'split_names', 'save_split', 'load_split',
-           'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays', 'VessMapDataset',
-           'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap', 'item_stats',
-           'dataset_stats', 'display_image', 'plot_samples', 'stats_table', 'find_vessmap', 'plot_comparison',
-           'data_stage']
+           'DISPLAY_PERCENTILES', 'VESSMAP_ENV', 'DataError', 'MissingDataError', 'MissingMaskError',
+           'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError',
+           'DatasetCheckError', 'save_figure', 'new_run_dir', 'load_image', 'load_mask', 'is_image_file',
+           'name_problem', 'detect_layout', 'data_index', 'image_path', 'mask_path', 'skeleton_path', 'fov_path',
+           'list_names', 'load_item', 'load_fov', 'image_channels', 'check_dataset', 'read_split_files', 'split_names',
+           'save_split', 'load_split', 'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays',
+           'VessMapDataset', 'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap',
+           'item_stats', 'dataset_stats', 'display_range', 'display_image', 'display_note', 'plot_samples',
+           'stats_table', 'find_vessmap', 'plot_comparison', 'data_stage']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -108,6 +108,9 @@ def load_image(path, channels:str=RunConfig.channels):
     path = Path(path)
     raw = _read_array(path)
     scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535, np.dtype(bool): 1}.get(raw.dtype)
+    if raw.dtype == np.uint16 and 255 < raw.max() <= 4095:
+        warnings.warn(f'{path}: 16-bit image whose values stay below 4096 (max {raw.max()}): 12-bit data? It is read as 16-bit '
+                      f'(divided by 65535), so its brightest pixel becomes {raw.max() / 65535:.3f}; rescale it to 16 bits', stacklevel=2)
     a = _select_channels(raw, path, channels).astype(np.float64)
     if not np.isfinite(a).all(): raise BadImageError(f'{path}: image contains NaN or infinite values')
     if scale is None:  # int32 (16-bit PNG in some Pillow modes) or float images
@@ -137,12 +140,31 @@ def is_image_file(p) -> bool:
     p = Path(p)
     return p.suffix.lower() in IMAGE_EXTS and not p.name.startswith('.')
 
+def name_problem(name) -> str | None:
+    "Why `name` cannot name an image (a store group, a file, an entry of the explorer page), or None when it can."
+    if not isinstance(name, str) or not name: return 'it is empty'
+    bad = sorted({c for c in name if c in '/\\' or ord(c) < 32 or ord(c) == 127})
+    if bad: return f"it contains {', '.join(map(repr, bad))}"
+    if name.startswith('.'): return "it starts with '.' (hidden)"
+    if name.startswith('__'): return "it starts with '__' (reserved by zarr)"
+    return None
+
+def _link_problem(p) -> str | None:
+    "For a symbolic link `p` whose target is missing: a loop or a dangling link, said so; None otherwise."
+    if not p.is_symlink() or p.exists(): return None
+    try: p.resolve(strict=True)
+    except RuntimeError: return 'a symbolic link loop'                      # Python 3.11/3.12
+    except OSError as e:
+        if e.errno == errno.ELOOP: return 'a symbolic link loop'
+    return f'a symbolic link to {os.readlink(p)}, which does not exist'
+
 def _folder_images(folder) -> dict:
-    "{stem: path} of the image files in `folder` ({} if it does not exist); two files with one stem are an error."
+    "{stem: path} of the image files in `folder` ({} if it does not exist); two files with one stem, or a broken link, are an error."
     out = {}
     if not Path(folder).is_dir(): return out
     for p in sorted(Path(folder).iterdir()):
         if not is_image_file(p): continue
+        if _link_problem(p): raise DataError(f'{p}: {_link_problem(p)}')
         if p.stem in out: raise DataError(f'{p}: another file has the name {p.stem!r} ({out[p.stem].name}); keep one')
         out[p.stem] = p
     return out
@@ -184,6 +206,7 @@ def _nnunet_index(root):
     cases = {}
     for p in sorted((root/NNUNET_FOLDERS[0]).iterdir()):
         if not is_image_file(p): continue
+        if _link_problem(p): raise DataError(f'{p}: {_link_problem(p)}')
         m = re.fullmatch(r'(.+)_(\d{4})', p.stem)
         if not m: raise DataError(f'{p}: nnU-Net image files are named CASE_XXXX{p.suffix} (XXXX: the channel)')
         cases.setdefault(m[1], []).append(p)
@@ -231,7 +254,10 @@ def _cached_index(root, layout, sig):
 def data_index(root) -> tuple[str, dict]:
     "(layout, {name: {image, label, skeleton, fov, split}}) of the data at `root` (a folder or a data list file)."
     layout = detect_layout(root)
-    return layout, _cached_index(str(Path(root)), layout, _signature(root))
+    idx = _cached_index(str(Path(root)), layout, _signature(root))
+    for n, e in idx.items():                         # one rule for every layout: a name the store and the page can hold
+        if name_problem(n): raise DataError(f"{e['image']}: the image name {n!r} cannot be used: {name_problem(n)}; rename the file")
+    return layout, idx
 
 # %% ../nbs/00_data.ipynb #08263114
 def _item(root, name):
@@ -708,23 +734,45 @@ def dataset_stats(root, names=None, channels:str=RunConfig.channels):
             'mean_vessel': float(np.nanmean(col('mean_vessel'))), 'mean_background': float(np.nanmean(col('mean_background'))),
             'cnr_median': float(np.nanmedian(col('cnr')))}
 
+# %% ../nbs/00_data.ipynb #b2392921
+DISPLAY_PERCENTILES = (1, 99.5)   # the percentiles of an image's values drawn as black and white in every figure
+
+def _plain_array(image) -> np.ndarray:
+    return np.asarray(image.detach().float().cpu() if torch.is_tensor(image) else image, dtype=np.float32)
+
+def display_range(image, percentiles=DISPLAY_PERCENTILES) -> tuple[float, float]:
+    "(lo, hi): the `percentiles` of the values of `image` (all channels); min and max where they coincide, (v, v + 1) if constant."
+    a = _plain_array(image)
+    lo, hi = (float(v) for v in np.percentile(a, percentiles))
+    if hi <= lo: lo, hi = float(a.min()), float(a.max())
+    return (lo, hi) if hi > lo else (lo, lo + 1.)
+
 # %% ../nbs/00_data.ipynb #b2392920
-def display_image(image) -> np.ndarray:
-    "What to draw of an image (H, W), (1, H, W) or (C, H, W): gray (H, W), or (H, W, 3) RGB for three channels (others: their mean)."
-    a = np.asarray(image.detach().float().cpu() if torch.is_tensor(image) else image, dtype=np.float32)
-    if a.ndim == 3: a = np.clip(np.moveaxis(a, 0, -1), 0, 1) if a.shape[0] == 3 else a.mean(0)
+def display_image(image, lo_hi=None) -> np.ndarray:
+    "Image (H, W), (1, H, W) or (C, H, W) in [0, 1] at `lo_hi` (default `display_range`): gray (H, W), or (H, W, 3) for three channels (others: their mean)."
+    a = _plain_array(image)
+    lo, hi = display_range(a) if lo_hi is None else lo_hi
+    a = np.clip((a - lo) / (hi - lo), 0, 1).astype(np.float32)
+    if a.ndim == 3: a = np.moveaxis(a, 0, -1) if a.shape[0] == 3 else a.mean(0)
     return a
 
+def display_note(image, lo_hi=None) -> str:
+    "How `display_image` draws `image`: 'display 1–99.5 %: 0.35–0.45' (its robust range), or 'display 0.35–0.45' for a given `lo_hi`."
+    lo, hi = display_range(image) if lo_hi is None else lo_hi
+    pct = '' if lo_hi is not None else '–'.join(f'{p:g}' for p in DISPLAY_PERCENTILES) + ' %: '
+    return f'display {pct}{lo:.3g}–{hi:.3g}'
+
+# %% ../nbs/00_data.ipynb #b2392922
 def plot_samples(root, names=None, n=4, title=None, channels:str=RunConfig.channels):
     "Figure with `n` items of `root` (or `names`) in columns and image, mask and skeleton in rows."
     names = (list_names(root) if names is None else list(names))[:n]
     fig, axs = plt.subplots(3, len(names), figsize=(2.2 * len(names), 6.9), squeeze=False)
     for c, name in enumerate(names):
         img, mask, skel = load_item(root, name, channels=channels)
-        img = display_image(img)
+        img, label = display_image(img), f'{name}\n({display_note(img)})'
         if skel is None: skel = skeletonize(mask.astype(bool))
-        for r, (a, label) in enumerate([(img, name), (mask, 'mask'), (skel, 'skeleton')]):
-            axs[r, c].imshow(a, cmap='gray', vmin=0, vmax=None if r == 0 else 1, interpolation='nearest')
+        for r, (a, label) in enumerate([(img, label), (mask, 'mask'), (skel, 'skeleton')]):
+            axs[r, c].imshow(a, cmap='gray', vmin=0, vmax=1, interpolation='nearest')
             axs[r, c].set_title(label, fontsize=8); axs[r, c].axis('off')
     if title: fig.suptitle(title)
     fig.tight_layout()
@@ -766,8 +814,8 @@ def plot_comparison(sources:dict, n=4):
         for k, name in enumerate(list_names(root)[:n]):
             img, mask, _ = load_item(root, name)
             c = s * n + k
-            axs[0, c].imshow(img, cmap='gray', vmin=0, vmax=1); axs[1, c].imshow(mask, cmap='gray')
-            axs[0, c].set_title(f'{label}: {name}', fontsize=8)
+            axs[0, c].imshow(display_image(img), cmap='gray', vmin=0, vmax=1); axs[1, c].imshow(mask, cmap='gray')
+            axs[0, c].set_title(f'{label}: {name}\n({display_note(img)})', fontsize=8)
             for r in range(2): axs[r, c].axis('off')
     fig.tight_layout()
     return fig

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import (load_image, image_path, list_names, centre_crop, crop_box, crop_to, new_run_dir, update_summary)
+from .data import (load_image, image_path, list_names, centre_crop, crop_box, crop_to, new_run_dir, update_summary, load_fov)
 from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, torch_threads, int_list
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
 from .jacobian import (JacobianStore, measure_support, model_hash, explained_size, stage_checkpoint, method_reason,
@@ -112,6 +112,11 @@ def _load(root, name, crop, channels=RunConfig.channels, region=None):
     img = load_image(image_path(root, name), channels)
     return crop_to(img, crop_box(img.shape, crop, region))
 
+def _load_fov(root, name, crop, region=None):
+    "The field-of-view mask of `name` cut as `_load` cuts its image, or None (the store keeps it with the image, as 03 does)."
+    fov = load_fov(root, name)
+    return None if fov is None else crop_to(fov, crop_box(fov.shape, crop, region))
+
 def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.01,), maps_dir=None, device='cpu',
                  threads=1, before_task=None, write_kw=None, allow=(), channels=RunConfig.channels, region=None) -> dict:
     "Task: write `name`'s rows (or its `tiles`) into `store` and, untiled, its maps; returns a small summary."
@@ -119,10 +124,11 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.
     if before_task is not None: before_task(name)
     model = _get_model(spec, device, threads, allow)
     img = torch.from_numpy(np.ascontiguousarray(_load(root, name, crop, channels, region))).to(device)
+    fov = _load_fov(root, name, crop, region)
     js, kw = JacobianStore(store), dict(write_kw or {})
     kw.update(image_name=name, crop=crop, region=None if region is None else list(region))
     if tiles is None:
-        js.write(name, model, img, **kw)
+        js.write(name, model, img, fov=fov, **kw)
         if maps_dir is not None:
             save_influence(influence_map(js, name, proportions), maps_dir, name, image=img.cpu())
     else:
@@ -130,7 +136,7 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.
         for t in tiles:
             js.write(tile_group(name, astuple(t)), model, img[..., t.a0:t.a1, t.b0:t.b1], tile=list(astuple(t)),
                      full_shape=list(img.shape[-2:]), **kw)
-        js.join_tiles(name, [astuple(t) for t in tiles], img, image_name=name, crop=crop, region=kw['region'])
+        js.join_tiles(name, [astuple(t) for t in tiles], img, fov=fov, image_name=name, crop=crop, region=kw['region'])
     return dict(name=name, shape=list(img.shape[-2:]), tiles=0 if tiles is None else len(tiles),
                 seconds=time.perf_counter() - t0, pid=os.getpid())
 

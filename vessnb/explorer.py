@@ -9,38 +9,48 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import matplotlib
+import matplotlib.pyplot as plt
 
-from .data import new_run_dir, synthetic_item, centre_crop, crop_box, crop_to, display_image
+from .data import new_run_dir, synthetic_item, centre_crop, crop_box, crop_to, display_image, display_range, display_note
 from .jacobian import JacobianStore
-from .threshold import channel_magnitude
+from .threshold import channel_magnitude, show_map, _CMAPS
+from .validate import error_map, explained_label, ERROR_COLOURS
 from .config import RunConfig, VessnbError, run_file, logger, Progress, atomic_write, update_summary, _umask, CHANNEL_NORMS
 
 # %% auto #0
-__all__ = ['LEVELS', 'P_STEPS', 'CHROMIUM_ARGS', 'ExplorerError', 'quantise', 'page_stats', 'page_counts', 'diverging_rgb',
-           'slider_levels', 'explorer_data', 'band_rows_of', 'page_template', 'image_file', 'band_file',
-           'explorer_files', 'write_explorer', 'tiny_net', 'tiny_run', 'find_browser', 'screenshot_explorer', 'explore',
-           'explorer_stage']
+__all__ = ['P_STEPS', 'COLOUR_STEPS', 'BAND_ARRAYS', 'CHROMIUM_ARGS', 'ExplorerError', 'page_proportions', 'row_levels',
+           'page_stats', 'colour_lut', 'colour_index', 'row_rgb', 'map_rgb', 'outline', 'explorer_data', 'band_rows_of',
+           'count_steps', 'page_template', 'image_file', 'band_file', 'explorer_files', 'write_explorer', 'tiny_net',
+           'tiny_run', 'find_browser', 'screenshot_explorer', 'explore', 'explorer_stage']
 
 # %% ../nbs/07_explorer.ipynb #5d48cf46
 class ExplorerError(VessnbError, ValueError):
-    "Bad input to the explorer: a missing store or image, an unknown dtype, a bad proportion."
+    "Bad input to the explorer: a missing store or image, a bad proportion or band size."
 
-LEVELS = {'int8': 127, 'int16': 32767}
+P_STEPS = 200        # the page's proportion slider: p = k / 1000 for k = 1 .. 200 (0.001 .. 0.2), and the run's own
 
-def quantise(rows, max_abs:float, dtype:str='int8') -> tuple[np.ndarray, float]:
-    "Rows (..., H, W) as integers `round(L * g / max_abs)` of `dtype` (L = 127 or 32767) and the scale `max_abs / L`."
-    if dtype not in LEVELS: raise ExplorerError(f"dtype must be one of {sorted(LEVELS)}, got {dtype!r}")
-    L = LEVELS[dtype]
-    g = rows.detach().cpu().double().numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows, dtype=np.float64)
-    max_abs = float(max_abs)
-    if not max_abs > 0: return np.zeros(g.shape, dtype=dtype), 0.0
-    q = np.clip(np.rint(g * (L / max_abs)), -L, L).astype(dtype)
-    return q, max_abs / L
+def page_proportions(proportion=None) -> np.ndarray:
+    "The slider's proportions, ascending: k/1000 for k = 1 .. P_STEPS, and `proportion` (the run's) among them."
+    ps = np.arange(1, P_STEPS + 1) / 1000
+    if proportion is None: return ps
+    p = float(proportion)
+    if not 0 <= p <= 1: raise ExplorerError(f"proportion must lie in [0, 1], got {proportion!r}")
+    return np.union1d(ps, [p])
 
-def page_stats(q, proportion:float, levels:int=127) -> dict:
-    "What the page shows for one quantised row `q` (H, W): count of `|q| > proportion * levels`, box, area, fulfillment."
-    q = np.asarray(q)
-    above = np.abs(q.astype(np.int64)) > float(proportion) * levels
+def row_levels(A, max_abs:float, proportions) -> np.ndarray:
+    "uint8 level of each magnitude of `A`: how many thresholds `p * max_abs` of the ascending `proportions` it exceeds (`>`)."
+    t = np.asarray(proportions, dtype=np.float64) * float(max_abs)   # 04's float64 threshold, p * max|J|
+    if len(t) > 255: raise ExplorerError(f"at most 255 proportions fit a one-byte level, got {len(t)}")
+    a = A.detach().cpu().double().numpy() if isinstance(A, torch.Tensor) else np.asarray(A, dtype=np.float64)
+    out, above = np.zeros(a.shape, np.uint8), a > t[0]                # most entries exceed no threshold: only the others are searched
+    out[above] = np.searchsorted(t, a[above], side='left')           # the number of thresholds strictly below |g|
+    return out
+
+# %% ../nbs/07_explorer.ipynb #c1a0e002
+def page_stats(levels, k:int) -> dict:
+    "What the page shows for a row's `levels` (H, W) at slider position `k`: count of levels `> k`, box, area, fulfillment."
+    above = np.asarray(levels) > k
     count = int(above.sum())
     if count == 0: return dict(count=0, i0=-1, i1=-1, j0=-1, j1=-1, area=0, fulfillment=0.0)
     ii, jj = np.nonzero(above)
@@ -48,51 +58,55 @@ def page_stats(q, proportion:float, levels:int=127) -> dict:
     area = (i1 - i0 + 1) * (j1 - j0 + 1)
     return dict(count=count, i0=i0, i1=i1, j0=j0, j1=j1, area=area, fulfillment=count / area)
 
-def page_counts(q, proportion:float, levels:int=127) -> np.ndarray:
-    "Counts (n,) of `|q| > proportion * levels` for each of the rows `q` (n, H, W) — the page's influence map."
-    q = np.asarray(q)
-    return (np.abs(q.astype(np.int64)) > float(proportion) * levels).reshape(len(q), -1).sum(1)
-
 # %% ../nbs/07_explorer.ipynb #f3ba7ea3
-def diverging_rgb(q) -> np.ndarray:
-    "(H, W, 3) uint8 blue-white-red colours of an integer row `q`, white at 0, full colour at the row's max |q|."
+def colour_lut(kind:str) -> np.ndarray:
+    "(256, 3) uint8 colours of the colour map 04's figures use for `kind` (a key of `threshold._CMAPS`)."
+    if kind not in _CMAPS: raise ExplorerError(f"colour map kind must be one of {sorted(_CMAPS)}, got {kind!r}")
+    return np.rint(matplotlib.colormaps[_CMAPS[kind]](np.arange(256))[:, :3] * 255).astype(np.uint8)
+
+COLOUR_STEPS = 7   # a row plane's colour on its own scale: q = round(7 g / max|g|), -7 .. 7 (4 bits)
+
+def colour_index(signed:bool=True) -> np.ndarray:
+    "The colour-table index of each colour step: q = -7 .. 7 spread over 0 .. 255 (signed), or 0 .. 7 over 0 .. 255 (a magnitude)."
+    q = np.arange(-COLOUR_STEPS if signed else 0, COLOUR_STEPS + 1)
+    return np.rint(127.5 + 127.5 * q / COLOUR_STEPS if signed else 255 * q / COLOUR_STEPS).astype(np.int64)
+
+def row_rgb(q, signed:bool=True) -> np.ndarray:
+    "(H, W, 3) colours of a row plane's steps `q` on its own scale: `RdBu_r` (signed) or magma (a magnitude), via `colour_index`."
     q = np.asarray(q).astype(np.int64)
-    v = int(np.abs(q).max()) if q.size else 0
-    out = np.full(q.shape + (3,), 255, dtype=np.uint8)
-    if v == 0: return out
-    a = np.abs(q)
-    fade = (2 * 255 * (v - a) + v) // (2 * v)          # round(255 * (1 - |q|/v)) in integers
-    pos, neg = q > 0, q < 0
-    out[pos, 1] = out[pos, 2] = fade[pos]
-    out[neg, 0] = out[neg, 1] = fade[neg]
-    return out
+    return colour_lut('gradient')[colour_index()[q + COLOUR_STEPS]] if signed else colour_lut('influence')[colour_index(False)[q]]
+
+def map_rgb(counts) -> np.ndarray:
+    "(H, W, 3) colours of an influence map: magma at round(255 (c - min) / (max - min)), index 0 for a constant map."
+    c = np.asarray(counts, dtype=np.float64)
+    lo, hi = c.min(), c.max()
+    return colour_lut('counts')[np.floor(255 * (c - lo) / (hi - lo) + 0.5).astype(np.int64) if hi > lo else np.zeros(c.shape, int)]
 
 # %% ../nbs/07_explorer.ipynb #ccf6b2f7
-P_STEPS = 200        # the page's proportion slider: p = k / 1000 for k = 1 .. 200 (0.001 .. 0.2)
-
-def slider_levels(levels:int=127) -> np.ndarray:
-    "The integer levels `k` the slider can select: at proportion p the page counts |q| > p*L, i.e. |q| >= floor(p*L) + 1."
-    return np.unique([math.floor(k / 1000 * levels) + 1 for k in range(1, P_STEPS + 1)]).astype(np.int64)
-
-def _boxes(q) -> np.ndarray:
-    "(n, 4) int [i0, j0, h, w] of the smallest box holding the non-zero entries of each window of `q` (n, h, w); 0s if none."
-    nz = q != 0
+def _boxes(nz) -> np.ndarray:
+    "(n, 4) int [i0, j0, h, w] of the smallest box holding the True entries of each window of `nz` (n, h, w); 0s if none."
     ri, ci = nz.any(2), nz.any(1)
     i0, j0 = ri.argmax(1), ci.argmax(1)
-    h, w = q.shape[1] - ri[:, ::-1].argmax(1) - i0, q.shape[2] - ci[:, ::-1].argmax(1) - j0
+    h, w = nz.shape[1] - ri[:, ::-1].argmax(1) - i0, nz.shape[2] - ci[:, ::-1].argmax(1) - j0
     return np.stack([i0, j0, h, w], 1) * ri.any(1)[:, None]
 
-def _level_counts(q, levels, chunk:int=256) -> np.ndarray:
-    "(n, K) counts of |q| >= k for each of the ascending `levels` k, per window of `q` (n, h, w)."
-    top = int(levels[-1])
-    a = np.minimum(np.abs(q.reshape(len(q), -1).astype(np.int32)), top)
-    out = np.empty((len(q), len(levels)), dtype=np.int64)
-    for s in range(0, len(q), chunk):
-        b = a[s:s + chunk]
-        h = np.bincount((b + (np.arange(len(b)) * (top + 1))[:, None]).ravel(), minlength=len(b) * (top + 1))
-        ge = h.reshape(len(b), top + 1)[:, ::-1].cumsum(1)[:, ::-1]           # ge[:, k] = #(|q| >= k)
-        out[s:s + chunk] = ge[:, levels]
+def _level_counts(lv, K:int, chunk:int=256) -> np.ndarray:
+    "(n, K) counts of levels `> k` for k = 0 .. K-1, per window of levels `lv` (n, h, w)."
+    out = np.empty((len(lv), K), dtype=np.int64)
+    for s in range(0, len(lv), chunk):
+        a = lv[s:s + chunk].reshape(min(chunk, len(lv) - s), -1)
+        r, x = np.nonzero(a)                                              # level 0 counts at no position
+        h = np.bincount(r * (K + 1) + a[r, x], minlength=len(a) * (K + 1))
+        ge = h.reshape(len(a), K + 1)[:, ::-1].cumsum(1)[:, ::-1]          # ge[:, k] = #(level >= k), k >= 1
+        out[s:s + chunk] = ge[:, 1:]
     return out
+
+def _rows_on_own_scale(planes) -> tuple[np.ndarray, np.ndarray]:
+    "Colour steps q = round(7 g / max|g|) (int8) of float planes (n, P, h, w), each on its own scale, and those maxima (n, P)."
+    g = planes.detach().cpu().double().numpy() if isinstance(planes, torch.Tensor) else np.asarray(planes, dtype=np.float64)
+    rmax = np.abs(g).reshape(*g.shape[:2], -1).max(2, initial=0.0)
+    q = np.rint(g * (COLOUR_STEPS / np.where(rmax > 0, rmax, 1.0))[..., None, None]).astype(np.int8)
+    return q, rmax.astype(np.float32)
 
 # %% ../nbs/07_explorer.ipynb #bdaaf0d8
 def _band_rows(W, band_rows=None) -> int:
@@ -106,70 +120,98 @@ def _max_magnitude(js, name, channel_norm) -> float:
     if js.attrs(name).get('channels', 1) == 1 or channel_norm == 'max': return js.max_abs(name)
     return max(float(channel_magnitude(w, channel_norm).max()) for _, _, w in js.iter_windows(name))
 
-def _planes(win, m, mm, dtype, channel_norm):
-    "Quantised planes (n, P, h, w) of windows (n, [C,] h, w): the row itself (P = 1), or its magnitude and each channel."
-    q = quantise(win, m, dtype)[0]
-    if win.ndim == 3: return q[:, None]
-    return np.concatenate([quantise(channel_magnitude(win, channel_norm), mm, dtype)[0][:, None], q], 1)
+def _planes(win, channel_norm):
+    "Counted magnitudes (n, h, w) and the drawn planes (n, P, h, w) of windows (n, [C,] h, w): the row, or its magnitude and each channel."
+    if win.ndim == 3: return win.abs(), win[:, None]
+    A = channel_magnitude(win, channel_norm)
+    return A, torch.cat([A[:, None], win], 1)
 
-def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, dtype:str='int8', sink=None,
-                  progress:bool=False, channel_norm:str=RunConfig.channel_norm) -> dict:
-    "Image, probability, slider-level counts and banded compact rows of image `name` of store `js`, for the page."
+def _band(rows, P):
+    "One band's arrays from its rows [(box, levels, q, rmax)]: boxes int32, levels uint8, colours int8, row maxima float32."
+    return (np.array([r[0] for r in rows], dtype=np.int32), np.concatenate([r[1].ravel() for r in rows]).astype(np.uint8),
+            np.concatenate([r[2].ravel() for r in rows]).astype(np.int8), np.array([r[3] for r in rows], np.float32).reshape(-1))
+
+# %% ../nbs/07_explorer.ipynb #c1a0e021
+def outline(mask) -> np.ndarray:
+    "(H, W) bool: the pixels of a binary `mask` with a 4-neighbour (inside the image) outside it — its outline as the page draws it."
+    m = np.asarray(torch.as_tensor(np.asarray(mask)).bool())
+    p = np.pad(m, 1, mode='edge')                       # at the image border a pixel is its own neighbour
+    return m & ~(p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:])
+
+def _truth(prob, label, fov) -> dict:
+    "What the page draws of the truth: outline codes (1 label, 2 FOV, 3 both), error categories (index of ERROR_COLOURS), FP/FN counts."
+    out, H, W = {}, *prob.shape
+    code = np.zeros((H, W), np.uint8)
+    if label is not None: code |= outline(label).astype(np.uint8)
+    if fov is not None: code |= 2 * outline(fov).astype(np.uint8)
+    if label is not None or fov is not None: out['outline'] = code
+    if label is not None:
+        e, cat = error_map(prob, label), np.zeros((H, W), np.uint8)
+        for c, k in enumerate(ERROR_COLOURS): cat[e[k].numpy()] = c
+        out |= dict(errors=cat, n_fp=e['n_fp'], n_fn=e['n_fn'])
+    return out
+
+# %% ../nbs/07_explorer.ipynb #c1a0e010
+def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, proportion:float|None=None, sink=None,
+                  progress:bool=False, channel_norm:str=RunConfig.channel_norm, label=None) -> dict:
+    "Image, probability, exact per-position counts and banded rows (levels, colours, maxima) of image `name` of store `js`."
     if name not in js: raise ExplorerError(f"{js.path}: no image {name!r} (it has {js.names()})")
     if not js.is_complete(name): raise ExplorerError(f"{js.path}: image {name!r} is incomplete; finish 03_jacobian first")
-    if dtype not in LEVELS: raise ExplorerError(f"dtype must be one of {sorted(LEVELS)}, got {dtype!r}")
     if channel_norm not in CHANNEL_NORMS: raise ExplorerError(f"channel_norm must be one of {CHANNEL_NORMS}, got {channel_norm!r}")
+    ps = page_proportions(proportion)
     image, prob = js.image(name).float(), js.prob(name).float().numpy()
     H, W = image.shape[-2:]
     C, s = js.attrs(name).get('channels', 1), int(js.attrs(name).get('sampling_rate', 1))
     Ho, Wo = -(-H // s), -(-W // s)                   # the output pixels shown: all, or a preview's sampled grid
-    m, mm, L, R = js.max_abs(name), _max_magnitude(js, name, channel_norm), LEVELS[dtype], _band_rows(Wo, band_rows)
-    levels = slider_levels(L)
-    counts = np.full((len(levels), Ho, Wo), -1, dtype=np.int64)
-    n_bands = -(-Ho // R)
+    m, mm, R = js.max_abs(name), _max_magnitude(js, name, channel_norm), _band_rows(Wo, band_rows)
+    P, K, n_bands = 1 if C == 1 else C + 1, len(ps), -(-Ho // R)
+    counts = np.full((K, Ho, Wo), -1, dtype=np.int64)
     pending, bands = [{} for _ in range(n_bands)], [None] * n_bands
     size = lambda b: (min(Ho, (b + 1) * R) - b * R) * Wo
-    blocks = js.iter_windows(name)
-    parts = ((p[s:s + 512], o[s:s + 512], w[s:s + 512]) for p, o, w in blocks for s in range(0, len(p), 512))
+    parts = ((p[k:k + 512], o[k:k + 512], w[k:k + 512]) for p, o, w in js.iter_windows(name) for k in range(0, len(p), 512))
     bar = Progress(H * W, f'explorer {name}', enabled=bool(progress))
     for pix, off, win in parts:
         bar.update(len(pix))
-        q = _planes(win, m, mm, dtype, channel_norm)                    # plane 0: what is counted
-        pix, off, box = pix.numpy() // s, off.numpy(), _boxes(np.abs(q.astype(np.int32)).sum(1))
-        counts[:, pix[:, 0], pix[:, 1]] = _level_counts(q[:, 0], levels).T
-        for (i, j), (oi, oj), (i0, j0, h, w), qr in zip(pix, off, box, q):
+        A, planes = _planes(win, channel_norm)
+        lv, (q, rmax) = row_levels(A, mm, ps), _rows_on_own_scale(planes)
+        pix, off, box = pix.numpy() // s, off.numpy(), _boxes((lv > 0) | (q != 0).any(1))
+        counts[:, pix[:, 0], pix[:, 1]] = _level_counts(lv, K).T
+        for (i, j), (oi, oj), (i0, j0, h, w), l, qr, r in zip(pix, off, box, lv, q, rmax):
             b = i // R
-            pending[b][(i - b * R) * Wo + j] = (oi + i0, oj + j0, h, w), qr[:, i0:i0 + h, j0:j0 + w]
+            pending[b][(i - b * R) * Wo + j] = (oi + i0, oj + j0, h, w), l[i0:i0 + h, j0:j0 + w], qr[:, i0:i0 + h, j0:j0 + w], r
             if len(pending[b]) == size(b):                               # a band is complete: hand it on
-                rows = [pending[b][r] for r in range(size(b))]
-                band = (np.array([r[0] for r in rows], dtype=np.int32),
-                        np.concatenate([r[1].ravel() for r in rows]).astype(dtype))
-                pending[b] = None
+                band, pending[b] = _band([pending[b][r] for r in range(size(b))], P), None
                 if sink is None: bands[b] = band
                 else: sink(b, *band)
     missing = sum(size(b) - len(p) for b, p in enumerate(pending) if p is not None)
     if missing: raise ExplorerError(f"{js.path}: {name!r} lacks the rows of {missing} of its {Ho * Wo} pixels"
                                     + (f" (of the grid of step {s})" if s > 1 else ''))
-    top = int(counts.max(initial=0))
-    shown = display_image(image)
-    return dict(name=name, H=H, W=W, step=s, Ho=Ho, Wo=Wo, dtype=dtype, levels=L, scale=m / L if m > 0 else 0.0, max_abs=m,
-                channels=C, planes=1 if C == 1 else C + 1, channel_norm=channel_norm,
-                mag_scale=mm / L if mm > 0 else 0.0, max_magnitude=mm, rgb=shown.ndim == 3,
-                band_rows=R, n_bands=n_bands, bands=None if sink is not None else bands, slider_levels=levels,
+    top, shown = int(counts.max(initial=0)), display_image(image)
+    return dict(name=name, H=H, W=W, step=s, Ho=Ho, Wo=Wo, proportions=ps, max_abs=m, max_magnitude=mm,
+                channels=C, planes=P, channel_norm=channel_norm, rgb=shown.ndim == 3, display_range=list(display_range(image)), display_note=display_note(image),
+                band_rows=R, n_bands=n_bands, bands=None if sink is not None else bands,
                 counts=counts.astype(np.uint16 if top < 2**16 else np.uint32),
                 image=np.clip(np.rint(shown * 255), 0, 255).astype(np.uint8),
-                prob=np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8))
+                prob=np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8)) | _truth(torch.from_numpy(prob), label, js.fov(name))
 
-def band_rows_of(d:dict, bands=None) -> np.ndarray:
-    "All rows (Ho*Wo, [P,] H, W), row-major by output pixel (of a preview's grid), rebuilt from the bands of `explorer_data`'s `d`."
-    H, W, R, P = d['H'], d['W'], d['band_rows'], d.get('planes', 1)
-    Ho, Wo = d.get('Ho', H), d.get('Wo', W)
-    out = np.zeros((Ho * Wo, P, H, W), dtype=d['dtype'])
-    for b, (boxes, data) in enumerate(d['bands'] if bands is None else bands):
+# %% ../nbs/07_explorer.ipynb #c1a0e012
+def band_rows_of(d:dict, bands=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Levels (n, H, W), colour planes (n, P, H, W) and row maxima (n, P) of all n = Ho*Wo rows, from the bands of `explorer_data`'s `d`."
+    H, W, R, P, Ho, Wo = d['H'], d['W'], d['band_rows'], d['planes'], d['Ho'], d['Wo']
+    lv, q, rmax = np.zeros((Ho * Wo, H, W), np.uint8), np.zeros((Ho * Wo, P, H, W), np.int8), np.zeros((Ho * Wo, P), np.float32)
+    for b, (boxes, levels, data, mx) in enumerate(d['bands'] if bands is None else bands):
         o = 0
         for r, (i0, j0, h, w) in enumerate(boxes.reshape(-1, 4)):
-            out[b * R * Wo + r, :, i0:i0 + h, j0:j0 + w] = data[o:o + P * h * w].reshape(P, h, w); o += P * h * w
-    return out[:, 0] if P == 1 else out
+            k = b * R * Wo + r
+            lv[k, i0:i0 + h, j0:j0 + w] = levels[o:o + h * w].reshape(h, w)
+            q[k, :, i0:i0 + h, j0:j0 + w] = data[P * o:P * (o + h * w)].reshape(P, h, w)
+            rmax[k] = mx[P * r:P * (r + 1)]; o += h * w
+    return lv, q, rmax
+
+def count_steps(counts) -> np.ndarray:
+    "The page's form of the counts (K, H, W), which never grow with the proportion: plane 0, then each plane's drop from the one before."
+    c = np.asarray(counts)
+    return np.concatenate([c[:1], c[:-1] - c[1:]])
 
 def _pack(a:np.ndarray) -> str:
     "Little-endian bytes of `a`, gzip-compressed (fixed mtime: same data, same bytes) and base64-encoded."
@@ -182,6 +224,8 @@ def page_template() -> str:
     return (importlib.resources.files('vessnb')/'assets'/'explorer.html').read_text(encoding='utf-8')
 
 # %% ../nbs/07_explorer.ipynb #79bd2b42
+BAND_ARRAYS = ('boxes', 'levels', 'data', 'rmax')   # a band's arrays, in the order explorer_data hands them on
+
 def image_file(k:int) -> str: return f'images/{k:03d}.js'
 def band_file(k:int, b:int) -> str: return f'bands/{k:03d}_{b:04d}.js'
 
@@ -195,15 +239,14 @@ def explorer_files(folder) -> list[str]:
     return files
 
 # %% ../nbs/07_explorer.ipynb #ec5e4b3f
-def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:int|None=None, dtype:str='int8',
-                   proportion:float=0.01, names=None, progress:bool=False, channel_norm:str=RunConfig.channel_norm) -> Path:
-    "Write the static explorer of a run's Jacobian store into `out` (default run_dir/explorer); returns index.html."
+def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:int|None=None,
+                   proportion:float=RunConfig.proportion, names=None, progress:bool=False, channel_norm:str=RunConfig.channel_norm,
+                   labels:dict|None=None) -> Path:
+    "Write the static explorer of a run's Jacobian store into `out` (default run_dir/explorer), opening at `proportion`; returns index.html."
     run_dir = Path(run_dir)
     store = Path(store) if store is not None else run_file(run_dir, 'store')
     if not store.exists(): raise ExplorerError(f"no Jacobian store at {store}; run 03_jacobian first")
-    p = float(proportion)
-    if not 0 <= p <= 1: raise ExplorerError(f"proportion must lie in [0, 1], got {proportion!r}")
-    if dtype not in LEVELS: raise ExplorerError(f"dtype must be one of {sorted(LEVELS)}, got {dtype!r}")
+    ps = page_proportions(proportion)
     js = JacobianStore(store)
     names = [n for n in js.names() if js.is_complete(n)] if names is None else list(names)
     if not names: raise ExplorerError(f"{store}: no complete image to show")
@@ -215,32 +258,35 @@ def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:i
         for k, name in enumerate(names):
             H, W = js.attrs(name)['shape'] if name in js else (0, 0)
             inline = H * W <= max_rows
-            def sink(b, boxes, data, k=k):
+            def sink(b, *arrays, k=k):
                 (tmp/'bands').mkdir(exist_ok=True)
                 with atomic_write(tmp/band_file(k, b), 'w') as f:
-                    f.write(f'VESSNB_BAND({k},{b},{{"boxes":"{_pack(boxes)}","data":"{_pack(data)}"}});\n')
-            d = explorer_data(js, name, band_rows=band_rows, dtype=dtype, sink=None if inline else sink, progress=progress,
-                              channel_norm=channel_norm)
-            meta[name] = {k: d[k] for k in ('H', 'W', 'step', 'Ho', 'Wo', 'dtype', 'levels', 'scale', 'max_abs', 'band_rows', 'n_bands', 'channels',
-                                            'planes', 'channel_norm', 'mag_scale', 'max_magnitude', 'rgb')} | {
+                    f.write(f'VESSNB_BAND({k},{b},'); json.dump(dict(zip(BAND_ARRAYS, map(_pack, arrays))), f, separators=(',', ':')); f.write(');\n')
+            d = explorer_data(js, name, band_rows=band_rows, proportion=proportion, sink=None if inline else sink,
+                              progress=progress, channel_norm=channel_norm, label=(labels or {}).get(name))
+            meta[name] = {k: d[k] for k in ('H', 'W', 'step', 'Ho', 'Wo', 'max_abs', 'max_magnitude', 'band_rows', 'n_bands',
+                                            'channels', 'planes', 'channel_norm', 'rgb', 'display_range', 'display_note')} | {
                 'region': js.attrs(name).get('region'), 'full_shape': js.attrs(name).get('full_shape'),
-                'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'slider_levels': d['slider_levels'].tolist()}
-            x = {k: _pack(d[k]) for k in ('image', 'prob', 'counts')}
-            if inline: x['bands'] = [{'boxes': _pack(bx), 'data': _pack(dt)} for bx, dt in d['bands']]
+                'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'n_fp': d.get('n_fp'), 'n_fn': d.get('n_fn')}
+            x = {k: _pack(d[k]) for k in ('image', 'prob', 'outline', 'errors') if k in d} | {'count_steps': _pack(count_steps(d['counts']))}
+            if inline: x['bands'] = [dict(zip(BAND_ARRAYS, map(_pack, b))) for b in d['bands']]
             (tmp/'images').mkdir(exist_ok=True)
             with atomic_write(tmp/image_file(k), 'w') as f:
                 f.write(f'VESSNB_IMAGE({k},'); json.dump(x, f, separators=(',', ':')); f.write(');\n')
             images.append(meta[name] | {'name': name})
-        payload = {'version': 3, 'proportion': p, 'store': str(store), 'images': images}
+        luts = {kind: colour_lut(kind).ravel().tolist() for kind in ('image', 'prob', 'counts', 'gradient', 'influence')}
+        steps = {'signed': colour_index().tolist(), 'magnitude': colour_index(False).tolist(), 'n': COLOUR_STEPS}
+        payload = {'version': 4, 'proportion': float(proportion), 'proportions': ps.tolist(),
+                   'start': int(np.searchsorted(ps, float(proportion))), 'luts': luts, 'colour_steps': steps, 'store': str(store), 'images': images,
+                   'error_colours': {k: np.rint(np.array(c) * 255).astype(int).tolist() for k, c in ERROR_COLOURS.items()}}
         with atomic_write(tmp/'explorer_data.js', 'w') as f:
             f.write('window.VESSNB_DATA = '); json.dump(payload, f, separators=(',', ':')); f.write(';\n')
-        page = (page_template().replace('__TITLE__', html.escape(run_dir.name)).replace('__DATA__', 'explorer_data.js')
-                .replace('__P__', f'{min(max(round(p * 1000), 1), P_STEPS) / 1000:g}'))
+        page = page_template().replace('__TITLE__', html.escape(run_dir.name)).replace('__DATA__', 'explorer_data.js')
         with atomic_write(tmp/'index.html', 'w') as f: f.write(page)
         sizes = {'explorer_data.js': (tmp/'explorer_data.js').stat().st_size,
                  'images': [(tmp/image_file(k)).stat().st_size for k in range(len(names))],
                  'bands': sum(f.stat().st_size for f in tmp.glob('bands/*.js'))}
-        with atomic_write(tmp/'explorer.json', 'w') as f: json.dump({'proportion': p, 'bytes': sizes, 'images': meta}, f, indent=1)
+        with atomic_write(tmp/'explorer.json', 'w') as f: json.dump({'proportion': float(proportion), 'bytes': sizes, 'images': meta}, f, indent=1)
         os.chmod(tmp, 0o777 & ~_umask())
         old = out.with_name(f'.{out.name}-old-{os.getpid()}')
         if out.exists(): os.replace(out, old)
@@ -291,7 +337,7 @@ def _shoot(index_html, path, pixel, browser):
     with sync_playwright() as pw:
         br = pw.chromium.launch(executable_path=browser, args=CHROMIUM_ARGS)
         try:
-            page = br.new_page(viewport={'width': 1120, 'height': 560})
+            page = br.new_page(viewport={'width': 1440, 'height': 700})
             page.goto(Path(index_html).resolve().as_uri())
             page.wait_for_selector('body[data-ready="0"]', timeout=30000)
             H, W = (int(v) for v in page.evaluate('() => [VESSNB_DATA.images[0].H, VESSNB_DATA.images[0].W]'))
@@ -310,43 +356,43 @@ def screenshot_explorer(index_html, path=None, pixel=None, browser='/usr/bin/chr
     return path
 
 # %% ../nbs/07_explorer.ipynb #5e6f3c3f
-def explore(run_dir, store=None, name=None, proportion:float=0.01, dtype:str='int8'):
+def explore(run_dir, store=None, name=None, proportion:float=RunConfig.proportion, channel_norm:str=RunConfig.channel_norm):
     "An ipywidgets explorer of one image of a run's store (needs ipywidgets and a live kernel)."
     try: import ipywidgets as w
     except ImportError as e: raise ExplorerError('explore needs ipywidgets (pip install ipywidgets); '
                                                  'the static page of write_explorer needs nothing') from e
-    import matplotlib.pyplot as plt
     js = JacobianStore(Path(store) if store is not None else run_file(run_dir, 'store'))
     name = name or js.names()[0]
     if name not in js: raise ExplorerError(f"{js.path}: no image {name!r} (it has {js.names()})")
-    if dtype not in LEVELS: raise ExplorerError(f"dtype must be one of {sorted(LEVELS)}, got {dtype!r}")
-    m, L, image, prob = js.max_abs(name), LEVELS[dtype], js.image(name).numpy(), js.prob(name).numpy()
-    H, W = image.shape
+    ps, M, H, W = page_proportions(proportion), _max_magnitude(js, name, channel_norm), *js.attrs(name)['shape']
     wi, wj = w.IntSlider(H // 2, 0, H - 1, description='i'), w.IntSlider(W // 2, 0, W - 1, description='j')
-    wp = w.FloatSlider(value=proportion, min=0.001, max=0.2, step=0.001, readout_format='.3f', description='proportion')
-    def draw(i, j, p):
-        q = quantise(js.row(name, i, j), m, dtype)[0]                # the row the page shows: read on demand
-        s = page_stats(q, p, L)
-        fig, ax = plt.subplots(1, 3, figsize=(10, 3.4))
-        ax[0].imshow(image, cmap='gray'); ax[0].set_title('image')
-        ax[1].imshow(prob, cmap='gray', vmin=0, vmax=1); ax[1].set_title('vessel probability')
-        ax[2].imshow(diverging_rgb(q)); ax[2].set_title(f"row ({i}, {j}): count {s['count']}, fulfillment {s['fulfillment']:.3f}")
-        for a in ax: a.plot(j, i, 'y+', ms=12); a.axis('off')
+    wp = w.SelectionSlider(options=[(f'{p:g}', k) for k, p in enumerate(ps)], value=int(np.searchsorted(ps, proportion)), description='proportion')
+    def draw(i, j, k):
+        A, planes = _planes(js.row(name, i, j)[None], channel_norm)          # the row the page shows: read on demand
+        s = page_stats(row_levels(A[0], M, ps), k)
+        fig, ax = plt.subplots(1, 3, figsize=(11, 3.4))
+        show_map(ax[0], js.image(name), 'image', 'image'); show_map(ax[1], js.prob(name), 'prob', 'vessel probability')
+        show_map(ax[2], planes[0, 0], 'gradient' if planes.shape[1] == 1 else 'influence', label='row on its own scale',
+                 title=f"row ({i}, {j}): count {s['count']} at p = {ps[k]:g}, fulfillment {s['fulfillment']:.3f}")
+        for a in ax: a.plot(j, i, 'y+', ms=12)
         if s['count']: ax[2].add_patch(plt.Rectangle((s['j0'] - .5, s['i0'] - .5), s['j1'] - s['j0'] + 1, s['i1'] - s['i0'] + 1, fill=False, ec='g'))
         plt.show()
         print(s)
-    return w.interactive(draw, i=wi, j=wj, p=wp)
+    return w.interactive(draw, i=wi, j=wj, k=wp)
 
 # %% ../nbs/07_explorer.ipynb #ffa78680
-def explorer_stage(cfg:RunConfig, jacobian:dict) -> dict:
-    "Write the explorer of the images the Jacobian stage stored, opening at `cfg.proportion`; the summary."
+def explorer_stage(cfg:RunConfig, data:dict, jacobian:dict) -> dict:
+    "Write the explorer of the images the Jacobian stage stored, with their labels where the data has them, opening at `cfg.proportion`; the summary."
     run_dir = new_run_dir(cfg.run_dir)
-    index_html = write_explorer(run_dir, store=jacobian['store'], out=run_file(run_dir, 'explorer'),
-                                proportion=cfg.proportion, names=jacobian['images'], progress=True, channel_norm=cfg.channel_norm)
+    labels = {n: explained_label(jacobian['store'], n, data.get('root')) for n in jacobian['images']}
+    index_html = write_explorer(run_dir, store=jacobian['store'], out=run_file(run_dir, 'explorer'), proportion=cfg.proportion,
+                                names=jacobian['images'], progress=True, channel_norm=cfg.channel_norm,
+                                labels={n: m for n, m in labels.items() if m is not None})
     meta = json.loads((index_html.parent/'explorer.json').read_text())
     summary = {'path': str(index_html), 'images': list(jacobian['images']), 'proportion': cfg.proportion,
                'bytes': sum(p.stat().st_size for p in index_html.parent.rglob('*') if p.is_file()),
-               'banded': sorted(n for n, m in meta['images'].items() if not m['inline'])}
+               'banded': sorted(n for n, m in meta['images'].items() if not m['inline']),
+               'labelled': sorted(n for n, m in labels.items() if m is not None)}
     update_summary(run_dir, 'explorer', summary)
     logger.info(f'explorer: {index_html} (open it in a browser)')
     return summary

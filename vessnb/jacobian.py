@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_jacobian.ipynb #15a7f091
 from __future__ import annotations
-import contextlib, hashlib, json, math, operator, os, re, shutil, time, uuid, warnings
+import contextlib, errno, hashlib, json, math, operator, os, re, shutil, time, uuid, warnings
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -17,15 +17,15 @@ from torch.func import vjp, vmap
 from tqdm.auto import tqdm
 
 from .config import METHODS, DEFAULT_MODEL, RunConfig, VessnbError, Progress, run_file, int_list, atomic_write, logger
-from .data import new_run_dir, load_image, image_path, centre_crop, crop_box, crop_to, load_fov, update_summary
+from .data import new_run_dir, load_image, image_path, centre_crop, crop_box, crop_to, load_fov, update_summary, name_problem
 from .model import VessNet, load_checkpoint, checkpoint_hash, model_spec
 
 # %% auto #0
 __all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError',
-           'Target', 'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings',
-           'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape', 'take_windows',
-           'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian',
-           'model_hash', 'JacobianStore', 'tile_group', 'explained_size', 'explained_box', 'method_reason',
+           'StoreFullError', 'Target', 'as_target', 'target_map', 'precision_flags', 'set_precision_flags',
+           'exact_settings', 'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape',
+           'take_windows', 'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient',
+           'jacobian', 'model_hash', 'JacobianStore', 'tile_group', 'explained_size', 'explained_box', 'method_reason',
            'stage_checkpoint', 'stage_model', 'jacobian_stage']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
@@ -37,6 +37,9 @@ class StoreMismatchError(JacobianError):
 
 class StoreCorruptError(JacobianError):
     "A committed block of a store cannot be read or does not hold what was written (a lost, truncated or edited file)."
+
+class StoreFullError(JacobianError, OSError):
+    "The disk filled up while a block was written: the block is dropped, the blocks committed before it are kept."
 
 HEADS = ('prob', 'logprob', 'logit', 'sigmoid')   # target kinds of a model's output
 
@@ -721,8 +724,8 @@ def _tiled_row(self:JacobianStore, name, i, j):
 
 # %% ../nbs/03_jacobian.ipynb #7a1c0e82
 @patch
-def join_tiles(self:JacobianStore, name:str, tiles, image, **meta) -> dict:
-    "Make the complete stored tiles `tiles` (each i0, i1, j0, j1, a0, a1, b0, b1) of `image` one image `name`; its attributes."
+def join_tiles(self:JacobianStore, name:str, tiles, image, fov=None, **meta) -> dict:
+    "Make the complete stored tiles `tiles` (each i0, i1, j0, j1, a0, a1, b0, b1) of `image` one image `name` (with its `fov` mask); its attributes."
     tiles = [[int(v) for v in t] for t in tiles]
     groups = [tile_group(name, t) for t in tiles]
     missing = [g for g in groups if not (self._has(g) and self.is_complete(g))]
@@ -744,6 +747,7 @@ def join_tiles(self:JacobianStore, name:str, tiles, image, **meta) -> dict:
     if self._has(name): shutil.rmtree(self.path/name); self._forget(name)
     g = self.root.create_group(name, attributes=a)
     g.create_array('image', data=img.numpy()); g.create_array('prob', data=prob.numpy())
+    if fov is not None: self._put_fov(name, fov, (H, W))
     g.attrs['complete'] = True
     return self.attrs(name)
 
@@ -756,8 +760,8 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
     if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     clash = set(meta) & self._RESERVED
     if clash: raise JacobianError(f"metadata keys {sorted(clash)} are reserved by the store; rename them")
-    if not isinstance(name, str) or not name or (name.startswith('.') and not _TILE_RE.fullmatch(name)) or '/' in name:
-        raise JacobianError(f"image name {name!r} must be a non-empty string without '/', not starting with '.'")
+    why = None if isinstance(name, str) and _TILE_RE.fullmatch(name) else name_problem(name)   # 00's rule (a tile's name is the store's own)
+    if why: raise JacobianError(f"image name {name!r} cannot be stored: {why}")
     x = _prepare(model, image)
     img, mhash = x[0].reshape(row_shape(x)).float().cpu(), model_hash(model)
     if fov is not None and tuple(np.shape(fov)) != tuple(img.shape[-2:]):
@@ -888,8 +892,12 @@ def _commit(self:JacobianStore, name, a, k, pix, off, data, dtype):
         b.create_array('pixels', data=pix)
         b.create_array('offsets', data=off)
         os.replace(tmp, self.path/name/'blocks'/f'b{k:06d}')
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            raise StoreFullError(errno.ENOSPC, f"{self.path}: no space left on the device while writing block {k} of {name!r}; "
+                                 f"{len(self._done(name))} blocks are kept: free some space and run again to finish it") from e
+        raise
 
 # %% ../nbs/03_jacobian.ipynb #ecfb5b8b
 @patch

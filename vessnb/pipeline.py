@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 import importlib
 import vessnb
-from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, log_to, torch_threads, save_json,
+from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, log_to, torch_threads, save_json, run_lock, remove_temporaries,
                            load_json, update_summary)
 
 # %% auto #0
@@ -33,7 +33,7 @@ STAGES = {s.name: s for s in (
     Stage('jacobian', 'vessnb.jacobian:jacobian_stage', '03_jacobian', ('data', 'train')),
     Stage('threshold', 'vessnb.threshold:threshold_stage', '04_threshold', ('jacobian',)),
     Stage('validate', 'vessnb.validate:validate_stage', '05_validate', ('jacobian', 'threshold', 'train')),
-    Stage('explorer', 'vessnb.explorer:explorer_stage', '07_explorer', ('jacobian',)))}
+    Stage('explorer', 'vessnb.explorer:explorer_stage', '07_explorer', ('data', 'jacobian')))}
 DISTRIBUTED_JACOBIAN = 'vessnb.distributed:distributed_stage'
 
 class PipelineError(VessnbError, RuntimeError):
@@ -175,22 +175,24 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
     if cfg.tile and 'jacobian' in stages and not (cfg.scheduler or cfg.workers):
         raise ConfigError('tile: the Jacobian stage explains in tiles on Dask; add --workers N (or --scheduler ADDRESS)')
     run_dir = check_run_dir(cfg.run_dir)
-    if stages[0] == 'data' or given: run_file(run_dir, 'summary').unlink(missing_ok=True)   # a full run starts afresh
-    save_json(cfg.to_dict(), run_file(run_dir, 'config'))
-    results, t0 = dict(given or {}), time.perf_counter()
-    for k, v in results.items(): update_summary(run_dir, k, v)
-    with (Recorder(cfg) if cfg.notebooks else contextlib.nullcontext()) as rec:
-        for s in stages:
-            inputs = {i: results[i] for i in STAGES[s].inputs if i in results}
-            if len(inputs) < len(STAGES[s].inputs): inputs = {**stage_inputs(run_dir, s), **inputs}
-            if rec is not None: results[s] = rec.record(s, inputs)
-            else:
-                with log_to(None, echo=cfg.progress): results[s] = run_stage(cfg, s, inputs)
-    update_summary(run_dir, 'run', dict(stages=stages, seconds=round(time.perf_counter() - t0, 2), notebooks=cfg.notebooks,
-                                        records=[f"{RUN_FILES['notebooks']}/{STAGES[s].notebook}.ipynb" for s in stages] if cfg.notebooks else []))
-    summary = load_json(run_file(run_dir, 'summary'))
-    summary['config'] = cfg.to_dict(); save_json(summary, run_file(run_dir, 'summary'))
-    return summary
+    with run_lock(run_dir):                 # one run per folder; what a killed run left half-written goes
+        remove_temporaries(run_dir)
+        if stages[0] == 'data' or given: run_file(run_dir, 'summary').unlink(missing_ok=True)   # a full run starts afresh
+        save_json(cfg.to_dict(), run_file(run_dir, 'config'))
+        results, t0 = dict(given or {}), time.perf_counter()
+        for k, v in results.items(): update_summary(run_dir, k, v)
+        with (Recorder(cfg) if cfg.notebooks else contextlib.nullcontext()) as rec:
+            for s in stages:
+                inputs = {i: results[i] for i in STAGES[s].inputs if i in results}
+                if len(inputs) < len(STAGES[s].inputs): inputs = {**stage_inputs(run_dir, s), **inputs}
+                if rec is not None: results[s] = rec.record(s, inputs)
+                else:
+                    with log_to(None, echo=cfg.progress): results[s] = run_stage(cfg, s, inputs)
+        update_summary(run_dir, 'run', dict(stages=stages, seconds=round(time.perf_counter() - t0, 2), notebooks=cfg.notebooks,
+                                            records=[f"{RUN_FILES['notebooks']}/{STAGES[s].notebook}.ipynb" for s in stages] if cfg.notebooks else []))
+        summary = load_json(run_file(run_dir, 'summary'))
+        summary['config'] = cfg.to_dict(); save_json(summary, run_file(run_dir, 'summary'))
+        return summary
 
 # %% ../nbs/06_pipeline.ipynb #6253a45a
 def _add_options(p, skip=(), only=None):
@@ -308,8 +310,9 @@ def segment(cfg:RunConfig, checkpoint, paths) -> dict:
     from vessnb.jacobian import stage_model, _check_channels
     from vessnb.distributed import segment_image
     from vessnb.data import load_image
-    run_dir, data, tile = check_run_dir(cfg.run_dir), images_result(paths, cfg.channels), cfg.tile
-    with torch_threads(cfg.threads), log_to(run_file(run_dir, 'log'), echo=cfg.progress):
+    run_dir, tile = check_run_dir(cfg.run_dir), cfg.tile
+    with run_lock(run_dir), torch_threads(cfg.threads), log_to(run_file(run_dir, 'log'), echo=cfg.progress):
+        data = images_result(paths, cfg.channels)
         model, chash = stage_model(checkpoint_result(checkpoint, cfg.model), cfg.device)
         out, per = run_file(run_dir, 'segmentation'), {}
         out.mkdir(parents=True, exist_ok=True)

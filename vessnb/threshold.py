@@ -13,16 +13,16 @@ import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 
-from .data import atomic_write, save_figure, new_run_dir, update_summary, synthetic_item, display_image
+from .data import atomic_write, save_figure, new_run_dir, update_summary, synthetic_item, display_image, display_note
 from .model import VessNet, load_checkpoint, vessel_probability
 from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError, tile_group, put_windows
 from .config import RunConfig, VessnbError, run_file, logger, CHANNEL_NORMS
 
 # %% auto #0
-__all__ = ['STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude', 'influence_counts',
-           'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map', 'show_map',
-           'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence', 'load_influence', 'demo_setup',
-           'write_ome_zarr', 'store_maps', 'threshold_stage', 'stitch_tiles']
+__all__ = ['OUTLINE_STYLE', 'STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude',
+           'influence_counts', 'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map',
+           'draw_outlines', 'show_map', 'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence',
+           'load_influence', 'demo_setup', 'write_ome_zarr', 'store_maps', 'threshold_stage', 'stitch_tiles']
 
 # %% ../nbs/04_threshold.ipynb #d6b1269e
 class ThresholdError(VessnbError, ValueError):
@@ -293,13 +293,27 @@ def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, prog
     return influence_from_blocks(blocks, shape, proportions, max_abs=max_abs, total=total, progress=progress, channels=channels,
                                  sampling_rate=step)
 
+# %% ../nbs/04_threshold.ipynb #87e97a05
+OUTLINE_STYLE = dict(label=dict(colors='cyan', linewidths=0.9), fov=dict(colors='white', linewidths=0.9, linestyles='dashed'))
+
+def draw_outlines(ax, label=None, fov=None) -> int:
+    "Outline the binary `label` (solid) and `fov` (dashed) masks on `ax` at 0.5 (`OUTLINE_STYLE`); how many outlines were drawn."
+    n = 0
+    for what, m in (('label', label), ('fov', fov)):
+        if m is None: continue
+        m = _as_tensor(torch.as_tensor(m), what).detach().float().cpu().numpy()
+        if m.min() < 0.5 < m.max(): ax.contour(m, levels=[0.5], **OUTLINE_STYLE[what]); n += 1   # a uniform mask has no edge
+    return n
+
 # %% ../nbs/04_threshold.ipynb #87e97b05
 _CMAPS = dict(image='gray', prob='viridis', influence='magma', counts='magma', gradient='RdBu_r', mask='gray')
 
+def _with_note(title, image): return f"{title or 'image'} ({display_note(image)})"
+
 def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=True, image=None, alpha:float=0.6,
-             label=None):
-    "Draw map `a` on `ax` in the style of `kind`; `mark`: (i, j) or a list of them to circle; `image` under 'overlay'."
-    if kind == 'image': a = display_image(a)
+             label=None, outline=None, fov=None):
+    "Draw map `a` on `ax` in the style of `kind`; `mark`: (i, j) or a list of them to circle; `image` under 'overlay'; `outline`/`fov`: masks to outline."
+    if kind == 'image': a, title = display_image(a), _with_note(title, a)
     elif kind == 'gradient' and _as_tensor(a, 'a').ndim == 3:      # a (C, H, W) row: its channel magnitude
         a, kind, title = channel_magnitude(_as_tensor(a, 'a')), 'influence', f"{title or ''} max|g| over channels".strip()
     a = _as_tensor(a, 'a').detach().float().cpu().numpy()
@@ -308,7 +322,8 @@ def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=T
         im = ax.imshow(a, cmap=_CMAPS[kind], vmin=-v, vmax=v, interpolation='nearest')
     elif kind == 'overlay':
         if image is None: raise ThresholdError("show_map: kind='overlay' needs the image under the map")
-        ax.imshow(display_image(image), cmap='gray', interpolation='nearest')
+        ax.imshow(display_image(image), cmap='gray', vmin=0, vmax=1, interpolation='nearest')
+        title = _with_note(title, image)
         im = ax.imshow(a, cmap='magma', alpha=alpha * (a / (a.max() or 1.)), vmin=0, vmax=a.max() or 1.,
                        interpolation='nearest')
     elif kind in _CMAPS:
@@ -319,6 +334,7 @@ def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=T
     for i, j in marks:
         ax.plot(j, i, 'o', ms=9, mfc='none', mec='lime', mew=1.5)
         ax.plot(j, i, '+', ms=5, color='lime')
+    draw_outlines(ax, outline, fov)
     if title: ax.set_title(title, fontsize=9)
     ax.set_xticks([]); ax.set_yticks([])
     if colorbar:
@@ -327,15 +343,16 @@ def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=T
         if label: cb.set_label(label, fontsize=8)
     return im
 
-def plot_influence(inf:Influence, proportion=None, image=None, title:str=''):
-    "Figure of the influence counts at `proportion` (with colour bar), beside the image when given."
+def plot_influence(inf:Influence, proportion=None, image=None, title:str='', fov=None):
+    "Figure of the influence counts at `proportion` (with colour bar), beside the image when given; the field of view `fov` outlined."
     k = inf.index(proportion)
     fig, axs = plt.subplots(1, 2 if image is not None else 1, figsize=(8.4 if image is not None else 4.6, 3.8),
                             squeeze=False)
     axs = axs[0]
-    if image is not None: show_map(axs[0], image, 'image', 'image')
+    if image is not None: show_map(axs[0], image, 'image', 'image', fov=fov)
     what = f'|g| > {inf.proportions[k]:g} max|J|' if inf.step == 1 else f'preview, every {inf.step}th px: |g| > {inf.proportions[k]:g} sampled max'
-    show_map(axs[-1], inf.counts[k], 'counts', label='input pixels above threshold', title=f'{title} {what}'.strip())
+    show_map(axs[-1], inf.counts[k], 'counts', label='input pixels above threshold', title=f'{title} {what}'.strip(),
+             fov=None if fov is None else fov[::inf.step, ::inf.step])     # a preview's map is on the sampled grid
     fig.tight_layout()
     return fig
 
@@ -364,7 +381,7 @@ def read_stats_csv(path) -> dict:
     return {c: torch.tensor([float(r[k]) if c in floats else int(r[k]) for r in body],
                             dtype=torch.float64 if c in floats else torch.int64) for k, c in enumerate(head)}
 
-def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120) -> dict:
+def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120, fov=None) -> dict:
     "Write NAME_counts.npy, NAME_map.npy, NAME_map.png, NAME_stats.csv (and NAME_counts_sweep.npy) to `maps_dir`."
     maps_dir = Path(maps_dir)
     maps_dir.mkdir(parents=True, exist_ok=True)
@@ -375,7 +392,7 @@ def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120) -
     if len(inf.proportions) > 1:
         files['sweep'] = maps_dir/f'{name}_counts_sweep.npy'
         with atomic_write(files['sweep']) as f: np.save(f, inf.counts.cpu().numpy())
-    fig = plot_influence(inf, image=image, title=name)
+    fig = plot_influence(inf, image=image, title=name, fov=fov)
     save_figure(fig, files['png'], dpi=dpi)
     plt.close(fig)
     write_stats_csv(inf, files['stats'])
@@ -434,7 +451,7 @@ def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=F
     for name in names:
         if not js.is_complete(name): raise JacobianError(f"{js.path}: {name!r} is not complete; rerun the Jacobian stage")
         res[name] = influence_map(js, name, ps, progress=progress, channels=channels)
-        if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.image(name))
+        if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.image(name), fov=js.fov(name))
     return res
 
 # %% ../nbs/04_threshold.ipynb #ef2af47c

@@ -4,7 +4,8 @@
 
 # %% ../nbs/02_train.ipynb #78c4f5df
 from __future__ import annotations
-import csv, inspect, io, math, time, warnings
+import csv, hashlib, inspect, io, json, math, time, warnings
+from dataclasses import fields
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,14 +24,14 @@ from .data import (
 from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger
 from .model import (
     VessNet, CheckpointError, build_model, checkpoint_hash, count_parameters, eval_mode, load_checkpoint, model_device,
-    save_checkpoint, model_class)
+    save_checkpoint, model_class, _read_checkpoint)
 
 # %% auto #0
 __all__ = ['COUNTS', 'METRICS', 'VAL_METRICS', 'HISTORY_FIELDS', 'skeleton_of', 'confusion_counts', 'metrics_from_counts',
            'segmentation_metrics', 'roc_auc', 'mean_std', 'score_images', 'predict_dataset', 'evaluate',
-           'SegmentationLoss', 'TrainError', 'make_optimizer', 'cudnn_determinism', 'write_history', 'plot_history',
-           'curves_path', 'train', 'fit_global_threshold', 'threshold_score', 'evaluate_baseline',
-           'stage_model_arguments', 'train_stage']
+           'SegmentationLoss', 'TrainError', 'make_optimizer', 'cudnn_determinism', 'write_history', 'best_epoch',
+           'plot_history', 'curves_path', 'train', 'fit_global_threshold', 'threshold_score', 'evaluate_baseline',
+           'stage_model_arguments', 'training_key', 'train_stage']
 
 # %% ../nbs/02_train.ipynb #123b0490
 def _counts(pred:torch.Tensor, target:torch.Tensor):
@@ -226,18 +227,26 @@ def write_history(history:list[dict], out_dir) -> None:
     w = csv.DictWriter(buf, fieldnames=keys, lineterminator='\n'); w.writeheader(); w.writerows(history)
     with atomic_write(out_dir/'history.csv', 'w') as f: f.write(buf.getvalue())
 
-def plot_history(history:list[dict]):
-    "Figure with the loss curves (left) and the validation metrics (right) per epoch."
+def best_epoch(history:list[dict], monitor:str='dice') -> int | None:
+    "The epoch whose weights `train` keeps as `best.pt`: the first with the highest `val_{monitor}`, else (no validation data) the lowest training loss."
+    if not history: return None
+    return max(history, key=lambda r: r[f'val_{monitor}'] if 'val_loss' in r else -r['train_loss'])['epoch']
+
+def plot_history(history:list[dict], monitor:str='dice'):
+    "Figure with the loss curves (left) and the validation metrics (right) per epoch; the best epoch (`best_epoch`) marked."
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
-    ep = [r['epoch'] for r in history]
+    ep, best = [r['epoch'] for r in history], best_epoch(history, monitor)
     for k, style in [('train_loss', '-'), ('val_loss', '--')]:
         if any(k in r for r in history): a.plot(ep, [r.get(k, np.nan) for r in history], style, marker='o', label=k.replace('_', ' '))
-    a.set(xlabel='epoch', ylabel='loss', title='loss'); a.legend()
     for k in ['val_dice', 'val_iou', 'val_cldice']:
         if any(k in r for r in history): b.plot(ep, [r.get(k, np.nan) for r in history], marker='o', label=k[4:])
+    by = f'highest validation {monitor}' if any('val_loss' in r for r in history) else 'lowest training loss'
+    for ax in (a, b):
+        if best is not None: ax.axvline(best, color='k', ls=':', lw=1, label=f'best epoch {best}')
+    a.set(xlabel='epoch', ylabel='loss', title=f'loss (best epoch {best}: {by})')
     b.set(xlabel='epoch', ylabel='validation score', title='validation metrics', ylim=(0, 1))
-    if b.lines: b.legend()
+    a.legend(); b.legend()
     fig.tight_layout()
     return fig
 
@@ -312,10 +321,10 @@ def curves_path(out_dir) -> Path:
     "Where training draws its curves: `figures/curves.png` in the run folder `out_dir`."
     return run_file(out_dir, 'figures')/'curves.png'
 
-def _save_curves(history:list[dict], out_dir) -> None:
+def _save_curves(history:list[dict], out_dir, monitor:str='dice') -> None:
     "Save `plot_history(history)` as `curves_path(out_dir)`."
     import matplotlib.pyplot as plt
-    fig = plot_history(history); save_figure(fig, curves_path(out_dir)); plt.close(fig)
+    fig = plot_history(history, monitor); save_figure(fig, curves_path(out_dir)); plt.close(fig)
 
 # %% ../nbs/02_train.ipynb #d8302f4a
 def _epoch_line(row:dict, epochs:int) -> str:
@@ -362,7 +371,7 @@ def train(model:nn.Module, train_data, val_data=None, *, epochs:int=RunConfig.ep
             if improved: best = score
             if out_dir is not None: _save_epoch(out_dir, model, opt, sched, scaler, history, best, improved, config, meta)
             if time_limit is not None and time.perf_counter() - t_start > time_limit: break
-    if out_dir is not None and history: _save_curves(history, out_dir)
+    if out_dir is not None and history: _save_curves(history, out_dir, monitor)
     return history
 
 # %% ../nbs/02_train.ipynb #3dd4e524
@@ -418,6 +427,22 @@ def stage_model_arguments(cfg:RunConfig, n_channels:int=1) -> dict:
                          "use channels=gray/red/green/blue or a model that takes in_channels")
     return {**kw, 'in_channels': n_channels}
 
+# %% ../nbs/02_train.ipynb #2e5e0002
+def training_key(cfg:RunConfig, model_kwargs:dict, data:dict) -> str:
+    "SHA-256 of what makes two trainings the same: the training options, seed, device, channels, FOV loss, model arguments, data and split."
+    opts = {f.name: getattr(cfg, f.name) for f in fields(RunConfig) if f.metadata['group'] == 'train' and f.name != 'time_limit'}
+    what = dict(opts, seed=cfg.seed, device=str(cfg.device), fov_loss=cfg.fov_loss, channels=data.get('channels', RunConfig.channels),
+                model_kwargs=model_kwargs, data=str(data['root']), split=data['split'])
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+def _resumable(last, key) -> bool:
+    "Does the checkpoint `last` (a last.pt) carry the training key `key`? Logs why not, when it exists."
+    if not Path(last).exists(): return False
+    try: got = _read_checkpoint(last, 'cpu')['meta'].get('training_key')
+    except CheckpointError as e: logger.warning(f'train: {e}; training from scratch'); return False
+    if got != key: logger.info(f'train: {last} was written with other settings; training from scratch'); return False
+    return True
+
 # %% ../nbs/02_train.ipynb #c7a5a8e6
 def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     "Train and evaluate a VessNet on `data` (what `data_stage` returned) with the options `cfg`; returns the summary."
@@ -429,11 +454,13 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     test_ds = VessMapDataset(root, split['test'], channels=ch)
     torch.manual_seed(cfg.seed)
     kwargs = stage_model_arguments(cfg, train_ds.channels)
-    model, t0 = build_model(cfg.model, **kwargs), time.perf_counter()
+    model, t0, key = build_model(cfg.model, **kwargs), time.perf_counter(), training_key(cfg, kwargs, data)
+    if not resume and _resumable(run_file(run_dir, 'last'), key):
+        resume = True; logger.info(f"train: resuming from {run_file(run_dir, 'last')}, left by an interrupted run with the same settings")
     hist = train(model, train_ds, val_ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                  patience=cfg.patience, optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, amp=cfg.amp,
                  channels_last=cfg.channels_last, device=cfg.device, seed=cfg.seed, samples_per_epoch=cfg.samples_per_epoch,
-                 out_dir=run_dir, resume=resume, time_limit=cfg.time_limit, meta=dict(data=str(root)))
+                 out_dir=run_dir, resume=resume, time_limit=cfg.time_limit, meta=dict(data=str(root), training_key=key))
     wall, best_path = time.perf_counter() - t0, run_file(run_dir, 'checkpoint')
     best, meta = load_checkpoint(best_path, map_location=cfg.device, allow=(cfg.model,))
     probs = {}                                          # the test probabilities, for re-scoring without the model
@@ -454,7 +481,7 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
                                 train_dice=bl['train_dice'], test=_brief(bl_test),
                                 test_fov=_brief(bl_test['fov']) if 'fov' in bl_test else None),
                   beats_baseline=test['pooled']['dice'] > bl_test['pooled']['dice'],
-                  figure=str(curves_path(run_dir).relative_to(run_dir)))
+                  figure=str(curves_path(run_dir).relative_to(run_dir)), resumed=bool(resume))
     update_summary(run_dir, 'train', values)
     logger.info(f"train: best epoch {meta['epoch']}, test Dice {test['pooled']['dice']:.3f} "
                 f"(global threshold {bl_test['pooled']['dice']:.3f}), {wall:.0f} s")

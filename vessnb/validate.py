@@ -12,18 +12,21 @@ import torch
 import matplotlib.pyplot as plt
 from scipy.ndimage import distance_transform_edt
 
-from .data import save_figure, new_run_dir, update_summary
-from .model import VessNet, vessel_probability, load_checkpoint
+from .data import (save_figure, new_run_dir, update_summary, load_mask, mask_path, image_path, load_image, load_fov,
+                         crop_box, crop_to, MissingDataError, CropTooLargeError)
+from .model import VessNet, vessel_probability, load_checkpoint, model_spec, CheckpointError
 from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target, row_shape
-from .threshold import show_map, influence_map, normalise, load_influence, demo_setup
+from .threshold import show_map, influence_map, normalise, load_influence, demo_setup, draw_outlines
+from .train import score_images
 from .jacobian import stage_model
 from .config import RunConfig, VessnbError, run_file, logger
 
 # %% auto #0
-__all__ = ['ValidateError', 'panel_figure', 'check_coords', 'choose_coords', 'as_batch1', 'image_row_shape', 'validation_figure',
-           'finite_difference_check', 'batch_gradients', 'smoothgrad', 'integrated_gradients', 'correlation',
-           'compare_attributions', 'comparison_figure', 'influence_table', 'summary_figure', 'finite_difference_figure',
-           'validate_images', 'validate_stage']
+__all__ = ['ERROR_COLOURS', 'ValidateError', 'panel_figure', 'error_map', 'show_errors', 'check_coords', 'choose_coords',
+           'as_batch1', 'image_row_shape', 'validation_figure', 'finite_difference_check', 'batch_gradients',
+           'smoothgrad', 'integrated_gradients', 'correlation', 'compare_attributions', 'comparison_figure',
+           'influence_table', 'summary_figure', 'finite_difference_figure', 'explained_label', 'model_label',
+           'validate_images', 'worst_images', 'worst_images_figure', 'validate_stage']
 
 # %% ../nbs/05_validate.ipynb #ae1349e8
 class ValidateError(VessnbError, ValueError):
@@ -36,11 +39,38 @@ def panel_figure(panels:list, size:float=3.1, title:str|None=None, ncols:int|Non
     nrows = math.ceil(n / ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=(size * 1.18 * ncols, size * nrows + (0.35 if title else 0)),
                             squeeze=False)
-    for ax, panel in zip(axs.flat, panels): show_map(ax, **panel)
+    for ax, panel in zip(axs.flat, panels):
+        panel = dict(panel); draw = panel.pop('draw', show_map)
+        draw(ax, **panel)
     for ax in list(axs.flat)[n:]: ax.axis('off')
     if title: fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/05_validate.ipynb #be24ccee
+ERROR_COLOURS = dict(tn=(0., 0., 0.), tp=(.78, .78, .78), fp=(.92, .1, .1), fn=(.15, .45, 1.))   # the error map's colours
+
+def error_map(prob, label, threshold:float=0.5) -> dict:
+    "The prediction `prob > threshold` against the binary `label`: boolean (H, W) maps tp, fp, fn, tn and their counts n_tp, n_fp, n_fn, n_tn."
+    pred, lab = torch.as_tensor(prob).detach().cpu() > threshold, torch.as_tensor(label).detach().cpu().bool()
+    if pred.shape != lab.shape: raise ValidateError(f'prob {tuple(pred.shape)} and label {tuple(lab.shape)} differ in shape')
+    maps = dict(tp=pred & lab, fp=pred & ~lab, fn=~pred & lab, tn=~pred & ~lab)
+    return maps | {f'n_{k}': int(m.sum()) for k, m in maps.items()}
+
+def show_errors(ax, prob, label, threshold:float=0.5, fov=None, title:str='errors', legend:bool=True) -> dict:
+    "Draw the `error_map` of `prob` against `label` on `ax` (`ERROR_COLOURS`, legend, FP/FN counts in the title, `fov` dashed)."
+    e = error_map(prob, label, threshold)
+    rgb = np.zeros((*e['tp'].shape, 3), np.float32)
+    for k, c in ERROR_COLOURS.items(): rgb[e[k].numpy()] = c
+    ax.imshow(rgb, interpolation='nearest')
+    draw_outlines(ax, fov=fov)
+    ax.set_title(f"{title} (p > {threshold:g}): FP {e['n_fp']}, FN {e['n_fn']}", fontsize=9)
+    ax.set_xticks([]); ax.set_yticks([])
+    if legend:
+        names = dict(tp='true vessel', fp='false positive', fn='false negative')
+        ax.legend(handles=[plt.matplotlib.patches.Patch(facecolor=ERROR_COLOURS[k], edgecolor='k', label=v) for k, v in names.items()],
+                  fontsize=6, loc='upper center', bbox_to_anchor=(0.5, -0.01), ncol=3, handlelength=1, columnspacing=0.6, frameon=False)
+    return e
 
 # %% ../nbs/05_validate.ipynb #7b0a5635
 def check_coords(coords, shape) -> list[tuple[int, int]]:
@@ -81,13 +111,15 @@ def image_row_shape(image) -> tuple:
     "Shape of one Jacobian row of `image` (H, W) or (C, H, W): (H, W) for one channel, else (C, H, W)."
     return row_shape(as_batch1(image))
 
-def validation_figure(image, prob, influence, rows, coords, title:str|None=None):
-    "Image | p(vessel) | influence map | gradient row per coordinate | influence over image, in one row."
+def validation_figure(image, prob, influence, rows, coords, title:str|None=None, label=None, fov=None):
+    "Image | p(vessel) | errors | influence map | gradient row per coordinate | influence over image; `label` and `fov` outlined (errors need a label)."
     coords = check_coords(coords, image.shape)
     rows = torch.as_tensor(rows).reshape(len(coords), *image_row_shape(image))
-    panels = [dict(a=image, kind='image', title='image'),
-              dict(a=prob, kind='prob', title='p(vessel)'),
-              dict(a=normalise(influence), kind='influence', title='influence (normalised)', mark=coords)]
+    truth = dict(outline=label, fov=fov)
+    panels = [dict(a=image, kind='image', title='image' if label is not None else 'image, no label', **truth),
+              dict(a=prob, kind='prob', title='p(vessel)' + ('' if label is not None else ', no label'), **truth)]
+    if label is not None: panels.append(dict(draw=show_errors, prob=prob, label=label, fov=fov))
+    panels += [dict(a=normalise(influence), kind='influence', title='influence (normalised)', mark=coords, fov=fov)]
     for (i, j), g in zip(coords, rows):
         panels.append(dict(a=g, kind='gradient', title=f'dp[{i},{j}]/dx', mark=(i, j)))
     panels.append(dict(a=normalise(influence), kind='overlay', image=image, title='influence over image'))
@@ -181,20 +213,23 @@ def compare_attributions(model, image, pixel, n:int=16, sigma:float=0.15, steps:
         x = torch.as_tensor(image).float().to(exact.device)
         dp = float(fmap(as_batch1(x))[0, i, j] - fmap(as_batch1(torch.zeros_like(x)))[0, i, j])
     return dict(pixel=tuple(pixel), exact=exact, smoothgrad=sg, integrated_gradients=ig,
+                settings=dict(smoothgrad_n=n, smoothgrad_sigma=sigma, seed=seed, ig_steps=steps, ig_baseline='zeros (black image)'),
                 ig_completeness_error=abs(float(ig.sum()) - dp),   # |sum IG - (p(x) - p(0))|: the quadrature error
                 corr_smoothgrad=correlation(exact, sg), corr_integrated_gradients=correlation(exact, ig),
                 corr_abs_smoothgrad=correlation(exact.abs(), sg.abs()),
                 corr_abs_integrated_gradients=correlation(exact.abs(), ig.abs()))
 
-def comparison_figure(image, comparison:dict, title:str|None=None):
-    "Image | exact row | SmoothGrad | Integrated Gradients for the pixel of `comparison`, correlations in titles."
-    c, px = comparison, comparison['pixel']
-    return panel_figure([dict(a=image, kind='image', title='image', mark=px),
+def comparison_figure(image, comparison:dict, title:str|None=None, label=None, fov=None):
+    "Image | exact row | SmoothGrad | Integrated Gradients for the pixel of `comparison`; settings and correlations in titles."
+    c, px, st = comparison, comparison['pixel'], comparison['settings']
+    return panel_figure([dict(a=image, kind='image', title='image' if label is not None else 'image, no label', mark=px,
+                              outline=label, fov=fov),
                          dict(a=c['exact'], kind='gradient', title=f'exact dp{list(px)}/dx', mark=px),
                          dict(a=c['smoothgrad'], kind='gradient', mark=px,
-                              title=f'SmoothGrad (r = {c["corr_smoothgrad"]:.2f})'),
+                              title=f"SmoothGrad, n = {st['smoothgrad_n']}, σ = {st['smoothgrad_sigma']:g} x range\n(r = {c['corr_smoothgrad']:.2f})"),
                          dict(a=c['integrated_gradients'], kind='gradient', mark=px,
-                              title=f'Integrated Gradients (r = {c["corr_integrated_gradients"]:.2f})')], title=title)
+                              title=f"Integrated Gradients, {st['ig_steps']} steps\nfrom {st['ig_baseline']} (r = {c['corr_integrated_gradients']:.2f})")],
+                        title=title)
 
 # %% ../nbs/05_validate.ipynb #fa57c6e1
 def influence_table(prob, counts, vessel_threshold:float=0.5, fov=None) -> dict:
@@ -274,6 +309,24 @@ def _counts(js, name, maps_dir):
     inf = influence_map(js, name)
     return inf.counts[0], inf.max_abs
 
+def explained_label(store, name:str, data_root=None) -> torch.Tensor | None:
+    "The label of explained image `name` of `store` from the data at `data_root`, cut as the store records (`region`, else `crop`); None without one."
+    if data_root is None: return None
+    js = JacobianStore(store) if isinstance(store, (str, Path)) else store
+    a, shape = js.attrs(name), tuple(js.image(name).shape[-2:])
+    try: m = load_mask(mask_path(data_root, a.get('image_name', name)))
+    except MissingDataError: return None                     # no such image, or no label for it
+    if a.get('full_shape') is not None and tuple(m.shape) != tuple(a['full_shape']): return None
+    try: m = crop_to(m, crop_box(m.shape, a.get('crop'), a.get('region')))
+    except CropTooLargeError: return None
+    return torch.from_numpy(np.ascontiguousarray(m)).bool() if m.shape == shape else None
+
+def model_label(model) -> str:
+    "The class of `model` and its width where it has one, for figure titles: 'VessNet, width 4'."
+    try: cls, kw = model_spec(model)
+    except CheckpointError: cls, kw = type(model).__qualname__, {}
+    return cls.rsplit('.', 1)[-1] + (f", width {kw['width']}" if 'width' in kw else '')
+
 def _check_model(js, name, model):
     "Refuse a `model` that is not the one whose rows the store holds for `name`."
     want, got = js.attrs(name).get('model_hash'), model_hash(model)
@@ -281,15 +334,15 @@ def _check_model(js, name, model):
 
 # %% ../nbs/05_validate.ipynb #98c61f33
 def validate_images(model, store, names=None, figures_dir=None, maps_dir=None, coords=None, seed:int=0,
-                    compare:bool=True, show:bool=False, target=None) -> dict:
-    "Validation figures, comparisons and finite-difference checks of images `names` of `store` explained by `model` (its stored `target`)."
+                    compare:bool=True, show:bool=False, target=None, data_root=None) -> dict:
+    "Validation figures, comparisons and finite-difference checks of images `names` of `store` explained by `model` (its stored `target`); labels from `data_root`."
     js, device, saved = JacobianStore(store), next(model.parameters()).device, []
     names = [n for n in js.names() if js.is_complete(n)] if names is None else list(names)
     unknown = sorted(set(names) - set(js.names()))
     if unknown: raise ValidateError(f'images: {unknown} not in {js.path}; it has {js.names()}')
     if not names: raise ValidateError(f'no complete images to validate in {js.path}')
     figs = Path(figures_dir) if figures_dir is not None else None
-    tables, checks, comps = {}, [], {}
+    tables, checks, comps, errors, who = {}, [], {}, {}, model_label(model)
     def save(fig, fname):
         if figs is not None: saved.append(save_figure(fig, figs/fname))
         if show: plt.show()
@@ -302,18 +355,20 @@ def validate_images(model, store, names=None, figures_dir=None, maps_dir=None, c
         counts, max_abs = _counts(js, name, maps_dir)
         cs = check_coords(coords, image.shape) if coords is not None else choose_coords(prob, counts)
         rows = torch.stack([js.row(name, i, j).float() for i, j in cs])
-        save(validation_figure(image, prob, counts, rows, cs, title=name), f'{name}_validation.png')
+        label, fov = explained_label(js, name, data_root), js.fov(name)
+        if label is not None: errors[name] = {k: v for k, v in error_map(prob, label).items() if k.startswith('n_')}
+        save(validation_figure(image, prob, counts, rows, cs, title=f'{name} — {who}', label=label, fov=fov), f'{name}_validation.png')
         for c, g in zip(cs, rows):
             checks.append(dict(name=name, **finite_difference_check(model, image.to(device), c, g, seed=seed, scale=max_abs, target=t)))
         if compare:
             cmp = compare_attributions(model, image.to(device), cs[0], seed=seed, target=t)
-            save(comparison_figure(image, {k: v.cpu() if torch.is_tensor(v) else v for k, v in cmp.items()}, title=name),
-                 f'{name}_comparison.png')
+            save(comparison_figure(image, {k: v.cpu() if torch.is_tensor(v) else v for k, v in cmp.items()}, title=f'{name} — {who}',
+                                   label=label, fov=fov), f'{name}_comparison.png')
             comps[name] = {k: v for k, v in cmp.items() if k.startswith('corr') or k.startswith('ig_')}
-        tables[name] = influence_table(prob, counts, fov=js.fov(name))
+        tables[name] = influence_table(prob, counts, fov=fov)
     save(summary_figure(tables), 'influence_summary.png')
     save(finite_difference_figure(checks), 'finite_differences.png')
-    return _validation_summary(tables, checks, comps, saved, figs)
+    return _validation_summary(tables, checks, comps, saved, figs) | dict(labels={n: n in errors for n in tables}, errors=errors)
 
 # %% ../nbs/05_validate.ipynb #98c61f34
 def _validation_summary(tables, checks, comps, saved, figs):
@@ -333,15 +388,51 @@ def _validation_summary(tables, checks, comps, saved, figs):
         raise ValidateError(f'finite differences disagree with the drawn gradients at {bad}; see {figs}')
     return summary
 
+# %% ../nbs/05_validate.ipynb #af446638
+def worst_images(probabilities:dict, data_root, n:int=3, threshold:float=0.5) -> list[dict]:
+    "The `n` images of lowest Dice (`p > threshold` against their labels at `data_root`) of `probabilities` (name -> p map): [{'name', 'dice'}], worst first."
+    names = list(probabilities)
+    if not names: return []
+    items = [(torch.as_tensor(np.asarray(probabilities[k])), load_mask(mask_path(data_root, k)), None) for k in names]
+    per = score_images(items, threshold=threshold, auc=False, names=names)['per_image']
+    return [{'name': r['name'], 'dice': r['dice']} for r in sorted(per, key=lambda r: (r['dice'], r['name']))[:n]]
+
+def worst_images_figure(rows:list[dict], title:str|None=None):
+    "One row per dict of `rows` (name, dice, image, prob, label, optional fov): the image with its label outlined, p(vessel), the error map."
+    panels = []
+    for r in rows:
+        truth = dict(outline=r['label'], fov=r.get('fov'))
+        panels += [dict(a=r['image'], kind='image', title=f"{r['name']}, Dice {r['dice']:.3f}\n", **truth),
+                   dict(a=r['prob'], kind='prob', title='p(vessel)', **truth),
+                   dict(draw=show_errors, prob=r['prob'], label=r['label'], fov=r.get('fov'))]
+    return panel_figure(panels, title=title, ncols=3)
+
 # %% ../nbs/05_validate.ipynb #98c61f35
+def _worst_test_images(train:dict, figures_dir, who:str, n:int=3) -> dict:
+    "`worst_images` of the training stage's test probabilities, their figure in `figures_dir`; none without the probabilities."
+    path, root = train.get('probabilities'), train.get('data')
+    if not path or not Path(path).is_file() or not root:
+        logger.warning(f'validate: no test probabilities of the training stage ({path}); no worst test images'); return dict(worst_images=[])
+    with np.load(path) as z: probs = {k: z[k] for k in z.files}
+    worst, rows = worst_images(probs, root, n), []
+    for w in worst:
+        img = load_image(image_path(root, w['name']), train.get('channels', RunConfig.channels))
+        rows.append(w | dict(image=img, prob=probs[w['name']], label=load_mask(mask_path(root, w['name'])),
+                             fov=load_fov(root, w['name'], img.shape[-2:])))
+    fig = worst_images_figure(rows, title=f'worst test images (lowest Dice) — {who}')
+    f = save_figure(fig, Path(figures_dir)/'worst_test_images.png'); plt.close(fig)
+    return dict(worst_images=worst, worst_images_figure=str(f))
+
 def validate_stage(cfg:RunConfig, jacobian:dict, threshold:dict, train:dict) -> dict:
-    "Validation figures of the images the Jacobian stage stored, for the model the training stage handed on; the summary."
+    "Validation figures of the images the Jacobian stage stored (labels from the training data), for the model the training stage handed on; its worst test images; the summary."
     run_dir = new_run_dir(cfg.run_dir)
     model, _ = stage_model(train, cfg.device)
     try: summary = validate_images(model.eval(), jacobian['store'], jacobian['images'], run_file(run_dir, 'figures'),
-                                   threshold['maps'], seed=cfg.seed)
+                                   threshold['maps'], seed=cfg.seed, data_root=train.get('data'))
     except ValidateError as e:
         update_summary(run_dir, 'validate', {'finite_differences_ok': False, 'error': str(e)}); raise
+    summary |= _worst_test_images(train, run_file(run_dir, 'figures'), model_label(model))
+    if summary.get('worst_images_figure'): summary['figures'].append(summary['worst_images_figure'])
     update_summary(run_dir, 'validate', summary)
     logger.info(f"validate: {len(summary['figures'])} figures, finite differences agree (worst {summary['finite_differences_worst']:.1e} of max|J|)")
     return summary
