@@ -353,7 +353,7 @@ def run_lock(run_dir):
     finally: mine.unlink(missing_ok=True)
     try: yield path
     finally:
-        if _lock_holder(path) is not None and json.loads(path.read_text()).get('pid') == os.getpid(): path.unlink(missing_ok=True)
+        if (_lock_holder(path) or {}).get('pid') == os.getpid(): path.unlink(missing_ok=True)   # still ours: release it
 
 def remove_temporaries(run_dir) -> list[str]:
     "Remove what interrupted writers left in `run_dir` (call it holding `run_lock`): `atomic_write` temp files, temp output folders; their names."

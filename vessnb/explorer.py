@@ -384,7 +384,8 @@ def explore(run_dir, store=None, name=None, proportion:float=RunConfig.proportio
 def explorer_stage(cfg:RunConfig, data:dict, jacobian:dict) -> dict:
     "Write the explorer of the images the Jacobian stage stored, with their labels where the data has them, opening at `cfg.proportion`; the summary."
     run_dir = new_run_dir(cfg.run_dir)
-    labels = {n: explained_label(jacobian['store'], n, data.get('root')) for n in jacobian['images']}
+    js = JacobianStore(jacobian['store'])                          # opened once for every image's label
+    labels = {n: explained_label(js, n, data.get('root')) for n in jacobian['images']}
     index_html = write_explorer(run_dir, store=jacobian['store'], out=run_file(run_dir, 'explorer'), proportion=cfg.proportion,
                                 names=jacobian['images'], progress=True, channel_norm=cfg.channel_norm,
                                 labels={n: m for n, m in labels.items() if m is not None})

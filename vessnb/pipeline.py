@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 import importlib
 import vessnb
-from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, log_to, torch_threads, save_json, run_lock, remove_temporaries,
+from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, log_to, torch_threads, save_json, run_lock, remove_temporaries, _check_run_dir,
                            load_json, update_summary)
 
 # %% auto #0
@@ -153,8 +153,8 @@ Recorder.record = _record
 # %% ../nbs/06_pipeline.ipynb #8b368cc5
 def check_run_dir(run_dir) -> Path:
     "`run_dir` as a created, writable folder; `ConfigError` if it is a file or cannot be written."
+    _check_run_dir(run_dir)                          # config's rule: not empty, not a file, not below a file
     p = Path(run_dir)
-    if p.exists() and not p.is_dir(): raise ConfigError(f'run folder {p} is a file')
     try: p.mkdir(parents=True, exist_ok=True); (p/'.write-test').touch(); (p/'.write-test').unlink()
     except OSError as e: raise ConfigError(f'run folder {p} cannot be written ({e.strerror})') from None
     return p
