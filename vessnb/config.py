@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #6b6bf323
 from __future__ import annotations
-import dataclasses, importlib.util, json, logging, os, re, shutil, socket, sys, tempfile, time, contextlib
+import dataclasses, hashlib, importlib.util, json, logging, os, re, shutil, socket, sys, tempfile, time, contextlib
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 
@@ -12,7 +12,8 @@ from pathlib import Path
 __all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'LAYOUTS', 'DEVICE_PATTERN',
            'UPPER_BOUNDS', 'RUN_FILES', 'PRESETS', 'logger', 'VessnbError', 'ConfigError', 'run_file', 'atomic_write',
            'UnreadableJSONError', 'save_json', 'load_json', 'update_summary', 'option', 'int_list', 'RunConfig',
-           'log_to', 'Progress', 'RunLockedError', 'run_lock', 'remove_temporaries', 'torch_threads']
+           'result_options', 'noting_reads', 'log_to', 'Progress', 'RunLockedError', 'run_lock', 'remove_temporaries',
+           'remove_results', 'hash_files', 'torch_threads']
 
 # %% ../nbs/00_config.ipynb #076504d2
 METHODS = ('auto', 'batched', 'colour')   # Jacobian methods; vessnb.jacobian implements them
@@ -95,9 +96,9 @@ def update_summary(run_dir, section, values:dict):
     return summary
 
 # %% ../nbs/00_config.ipynb #d6f35f4b
-def option(default, help:str, choices=None, group:str='run'):
-    "A `RunConfig` field: its `default`, its `help` text, the allowed `choices` and its CLI `group`."
-    return field(default=default, metadata=dict(help=help, choices=choices, group=group))
+def option(default, help:str, choices=None, group:str='run', result:bool=True):
+    "A `RunConfig` field: its `default`, `help` text, allowed `choices`, CLI `group`; `result=False`: it changes how a stage works, never what it makes."
+    return field(default=default, metadata=dict(help=help, choices=choices, group=group, result=result))
 
 def int_list(text:str, name:str, counts=(4,)) -> tuple[int, ...]:
     "The non-negative integers of the comma-separated option `name` (`counts`: how many it may hold); `ConfigError` otherwise."
@@ -111,7 +112,8 @@ def int_list(text:str, name:str, counts=(4,)) -> tuple[int, ...]:
 @dataclass
 class RunConfig:
     "Every option of one vessnb run (see `vessnb run --help`)."
-    run_dir: str = option('runs/default', 'run folder: checkpoint, store, maps, figures, notebooks, summary.json')
+    run_dir: str = option('runs/default', 'run folder: checkpoint, store, maps, figures, notebooks, summary.json', result=False)
+    fresh: bool = option(False, 'start the run folder afresh: first remove every result an earlier run left in it', result=False)
     data: str = option(None, 'data: a VessMap folder, an nnU-Net raw folder, or a .json/.csv list of image/label pairs (default: a synthetic set made in the run folder)', group='data')
     n_synthetic: int = option(40, 'images in the synthetic data set (when no --data)', group='data')
     synthetic_size: int = option(128, 'side of the synthetic images, px', group='data')
@@ -122,7 +124,7 @@ class RunConfig:
     split: str = option('auto', "'auto' (the data's splits/*.txt, else seeded 80/10/10), 'seeded', or a split JSON file", group='data')
     device: str = option('cpu', 'cpu, cuda or cuda:N')
     seed: int = option(0, 'random seed for data, training and extraction')
-    threads: int = option(None, "torch CPU threads (default: torch's own choice, all cores)")
+    threads: int = option(None, "torch CPU threads (default: torch's own choice, all cores)", result=False)
     model: str = option(DEFAULT_MODEL, 'model class to train, by import path (e.g. monai.networks.nets.BasicUNet)', group='train')
     model_kwargs: str = option(None, "the model's constructor arguments as a JSON object (VessNet's width is --width)", group='train')
     width: int = option(8, 'VessNet width (64 is the original network)', group='train')
@@ -148,15 +150,15 @@ class RunConfig:
     support: str = option(None, "the model's known input window, R or TOP,BOTTOM,LEFT,RIGHT px (default: measured, cached per model)", group='explain')
     tile: int = option(None, 'tiles of this core size, px, with receptive-field margins: vessnb segment segments in them, the Dask Jacobian stage (--workers/--scheduler) explains larger images in them', group='explain')
     ome_zarr: bool = option(False, 'also write each explained image, its probability and influence map as OME-Zarr (pip install "vessnb[ome]")', group='explain')
-    disk_check: bool = option(True, "refuse an extraction whose estimated store is larger than the free disk", group='explain')
-    chunk_size: int = option(None, 'output pixels per backward pass (default: sized from free memory)', group='explain')
+    disk_check: bool = option(True, "refuse an extraction whose estimated store is larger than the free disk", group='explain', result=False)
+    chunk_size: int = option(None, 'output pixels per backward pass (default: sized from free memory)', group='explain', result=False)
     channel_norm: str = option('max', "a multi-channel input pixel's gradient magnitude: max over channels, or l2",
                                choices=CHANNEL_NORMS, group='explain')
     proportion: float = option(0.01, "threshold: fraction of max|J| an input pixel's |gradient| must exceed", group='explain')
-    workers: int = option(0, 'N > 0: extract the Jacobians on a local Dask cluster of N worker processes', group='explain')
-    scheduler: str = option(None, 'Dask scheduler address: extract the Jacobians on that cluster', group='explain')
-    notebooks: bool = option(True, 'leave an executed record notebook per stage in the run folder (papermill)')
-    progress: bool = option(True, 'show progress and stage results in the terminal (run.log has them either way)')
+    workers: int = option(0, 'N > 0: extract the Jacobians on a local Dask cluster of N worker processes', group='explain', result=False)
+    scheduler: str = option(None, 'Dask scheduler address: extract the Jacobians on that cluster', group='explain', result=False)
+    notebooks: bool = option(True, 'leave an executed record notebook per stage in the run folder (papermill)', result=False)
+    progress: bool = option(True, 'show progress and stage results in the terminal (run.log has them either way)', result=False)
 
 # %% ../nbs/00_config.ipynb #eece2201
 PRESETS = {
@@ -281,6 +283,24 @@ def _check_scheduler(address):
     try: socket.create_connection((host, port), timeout=5).close()
     except OSError as e: raise ConfigError(f'scheduler {address}: no Dask scheduler answers there ({e.strerror or e})') from None
 
+# %% ../nbs/00_config.ipynb #5e7a0002
+def result_options() -> list[str]:
+    "The options that can change what a stage makes (all but those declared `result=False`)."
+    return [f.name for f in fields(RunConfig) if f.metadata['result']]
+
+class _Noting(RunConfig):
+    "A `RunConfig` that notes each option read from it in its `_read` dict."
+    def __getattribute__(self, k):
+        v = object.__getattribute__(self, k)
+        if k in _OPTION_SET: object.__getattribute__(self, '_read')[k] = v
+        return v
+
+def noting_reads(cfg:RunConfig) -> tuple[RunConfig, dict]:
+    "(a copy of `cfg` that notes the options read from it, the dict {option: value} it fills)."
+    c = _Noting(**asdict(cfg)); object.__setattr__(c, '_read', {})
+    return c, object.__getattribute__(c, '_read')
+_OPTION_SET = frozenset(f.name for f in fields(RunConfig))
+
 # %% ../nbs/00_config.ipynb #d4e341f8
 logger = logging.getLogger('vessnb')
 logger.setLevel(logging.INFO)
@@ -366,6 +386,33 @@ def remove_temporaries(run_dir) -> list[str]:
         if store not in p.parents and p.is_file(): p.unlink(); out.append(str(p.relative_to(run_dir)))
     if out: logger.info(f'{run_dir}: removed {len(out)} temporary files left by an interrupted run: {out[:5]}')
     return out
+
+# %% ../nbs/00_config.ipynb #5e7a0005
+def remove_results(run_dir) -> list[str]:
+    "Remove every file and folder of `RUN_FILES` in `run_dir` but the lock and the log (call it holding `run_lock`); their names."
+    out = []
+    for k, v in RUN_FILES.items():
+        p = Path(run_dir)/v
+        if k in ('lock', 'log') or not (p.exists() or p.is_symlink()): continue
+        if p.is_dir() and not p.is_symlink(): shutil.rmtree(p)
+        else: p.unlink()
+        out.append(v)
+    if out: logger.info(f'{run_dir}: started afresh (--fresh): removed {", ".join(out)}')
+    return out
+
+def hash_files(paths, base=None) -> str:
+    "SHA-256 of the files and folders `paths` (folders: every file below, in order): their names (relative to `base`) and bytes; absent ones count as absent."
+    h = hashlib.sha256()
+    for p in map(Path, paths):
+        files = sorted(q for q in p.rglob('*') if q.is_file()) if p.is_dir() else [p] if p.exists() else []
+        if not p.exists(): h.update(f'{_rel(p, base)}\0absent\0'.encode())
+        for q in files:
+            h.update(f'{_rel(q, base)}\0'.encode())
+            with open(q, 'rb') as f:
+                for b in iter(lambda: f.read(1 << 20), b''): h.update(b)
+    return h.hexdigest()
+
+def _rel(p, base): return str(p.relative_to(base)) if base is not None and Path(p).is_relative_to(base) else str(p)
 
 # %% ../nbs/00_config.ipynb #3a12463b
 @contextlib.contextmanager

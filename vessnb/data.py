@@ -18,7 +18,7 @@ from skimage.draw import line
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
 from .config import (RunConfig, VessnbError, run_file, logger, atomic_write, save_json, load_json,
-                           update_summary, _umask, COLOUR_CHANNELS, LAYOUTS)
+                           update_summary, hash_files, _umask, COLOUR_CHANNELS, LAYOUTS)
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'IGNORE_LABEL', 'VESSMAP_FOLDERS', 'NNUNET_FOLDERS', 'LIST_KEYS', 'SYNTHETIC_VERSION',
@@ -30,7 +30,7 @@ __all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'IGNORE_LABEL', 'VESSMAP_FOLDERS', 'NNUNET
            'save_split', 'load_split', 'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays',
            'VessMapDataset', 'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap',
            'item_stats', 'dataset_stats', 'display_range', 'display_image', 'display_note', 'plot_samples',
-           'stats_table', 'find_vessmap', 'plot_comparison', 'data_stage']
+           'stats_table', 'find_vessmap', 'plot_comparison', 'data_stage', 'data_digest']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -860,3 +860,13 @@ def data_stage(cfg:RunConfig) -> dict:
     update_summary(run_dir, 'data', values)
     logger.info(f"data: {report['n']} images in {root} (train/val/test {len(s['train'])}/{len(s['val'])}/{len(s['test'])})")
     return values
+
+# %% ../nbs/00_data.ipynb #da7a0002
+def data_digest(data:dict) -> str:
+    "SHA-256 of the files the data-stage result `data` stands for: its data set's images, masks, centre lines, FOVs, split files or list, and explained images."
+    files, root = [], data.get('root')
+    if root:
+        _, idx = data_index(root)
+        files = [e[k] for n in sorted(idx) for k in ('image', 'label', 'skeleton', 'fov') if (e := idx[n])[k] is not None]
+        files += [Path(root)] if Path(root).is_file() else sorted((Path(root)/'splits').glob('*.txt'))
+    return hash_files(files + [Path(p) for p in data.get('explain', {}).values()])

@@ -4,36 +4,40 @@
 
 # %% ../nbs/06_pipeline.ipynb #bf52b3a5
 from __future__ import annotations
-import argparse, contextlib, os, shutil, sys, tempfile, threading, time
+import argparse, contextlib, hashlib, json, os, shutil, sys, tempfile, threading, time
 from dataclasses import dataclass, fields
 from pathlib import Path
 import importlib
 import vessnb
 from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, log_to, torch_threads, save_json, run_lock, remove_temporaries, _check_run_dir,
-                           load_json, update_summary)
+                           load_json, update_summary, logger, noting_reads, result_options, hash_files, remove_results)
 
 # %% auto #0
 __all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'Stage', 'PipelineError',
-           'stage_path', 'stage_function', 'stages_for', 'stage_inputs', 'run_stage', 'demo_inputs', 'stage_figures',
-           'record_notebook', 'Recorder', 'check_run_dir', 'absolute_paths', 'run_pipeline', 'build_parser',
-           'config_from_args', 'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
+           'stage_path', 'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures', 'stage_digest',
+           'given_digest', 'recorded_digest', 'run_stage', 'why_stale', 'demo_inputs', 'record_notebook', 'Recorder',
+           'check_run_dir', 'absolute_paths', 'forget_results', 'run_pipeline', 'build_parser', 'config_from_args',
+           'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
 
 # %% ../nbs/06_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
 class Stage:
-    "A pipeline stage: its `name`, the `module:function` that does its work (`fn(cfg, **inputs)`), its notebook and inputs."
+    "A pipeline stage: `name`, the `module:function` doing its work (`fn(cfg, **inputs)`), its notebook, inputs, outputs and their upkeep."
     name: str
     function: str
     notebook: str
     inputs: tuple = ()
+    outputs: tuple = ()           # what it writes in the run folder, besides the figures its result names
+    sources: str | None = None    # `module:function`: the content hash of what its result stands for outside the run folder
+    repairs: bool = False         # run again, it finds and redoes the damaged parts of its outputs itself (the store's checksums)
 
 STAGES = {s.name: s for s in (
-    Stage('data', 'vessnb.data:data_stage', '00_data'),
-    Stage('train', 'vessnb.train:train_stage', '02_train', ('data',)),
-    Stage('jacobian', 'vessnb.jacobian:jacobian_stage', '03_jacobian', ('data', 'train')),
-    Stage('threshold', 'vessnb.threshold:threshold_stage', '04_threshold', ('jacobian',)),
+    Stage('data', 'vessnb.data:data_stage', '00_data', (), ('split',), 'vessnb.data:data_digest'),
+    Stage('train', 'vessnb.train:train_stage', '02_train', ('data',), ('checkpoint', 'last', 'evaluation', 'probabilities')),
+    Stage('jacobian', 'vessnb.jacobian:jacobian_stage', '03_jacobian', ('data', 'train'), ('store',), repairs=True),
+    Stage('threshold', 'vessnb.threshold:threshold_stage', '04_threshold', ('jacobian',), ('maps', 'ome_zarr')),
     Stage('validate', 'vessnb.validate:validate_stage', '05_validate', ('jacobian', 'threshold', 'train')),
-    Stage('explorer', 'vessnb.explorer:explorer_stage', '07_explorer', ('data', 'jacobian')))}
+    Stage('explorer', 'vessnb.explorer:explorer_stage', '07_explorer', ('data', 'jacobian'), ('explorer',)))}
 DISTRIBUTED_JACOBIAN = 'vessnb.distributed:distributed_stage'
 
 class PipelineError(VessnbError, RuntimeError):
@@ -45,10 +49,14 @@ def stage_path(cfg:RunConfig, name:str) -> str:
     if name not in STAGES: raise ConfigError(f'unknown stage {name!r}; stages are {", ".join(STAGES)}')
     return DISTRIBUTED_JACOBIAN if name == 'jacobian' and (cfg.scheduler or cfg.workers) else STAGES[name].function
 
+def imported(path:str):
+    "The function `path` ('module:function'), imported."
+    module, fn = path.split(':')
+    return getattr(importlib.import_module(module), fn)
+
 def stage_function(cfg:RunConfig, name:str):
     "The function that does stage `name`'s work in run `cfg`, imported."
-    module, fn = stage_path(cfg, name).split(':')
-    return getattr(importlib.import_module(module), fn)
+    return imported(stage_path(cfg, name))
 
 def stages_for(cfg:RunConfig) -> list:
     "The stages a run `cfg` runs: all of them, or for a sampled preview (`sampling_rate` > 1) all but validation."
@@ -64,31 +72,67 @@ def stage_inputs(run_dir, stage:str) -> dict:
                             f"run `vessnb {missing[0]} --run-dir {run_dir}` (or `vessnb run`) first")
     return {i: summary[i] for i in STAGES[stage].inputs}
 
-# %% ../nbs/06_pipeline.ipynb #6c595dd5
+# %% ../nbs/06_pipeline.ipynb #ab5e0002
+def stage_figures(run_dir, result:dict) -> list:
+    "The PNG files a stage's `result` names (`figure`, `figures`), as paths (relative ones below `run_dir`)."
+    fs = ([result['figure']] if result.get('figure') else []) + list(result.get('figures') or [])
+    return [Path(run_dir)/f if not Path(f).is_absolute() else Path(f) for f in fs if str(f).endswith('.png')]
+
+def _sources(stage, result) -> str:
+    return imported(STAGES[stage].sources)(result) if STAGES[stage].sources else ''
+
+def stage_digest(run_dir, stage:str, result:dict) -> str:
+    "SHA-256 of what stage `stage` made in `run_dir` for `result`: its output files, the figures it names, and what it stands for outside the folder."
+    files = hash_files([run_file(run_dir, k) for k in STAGES[stage].outputs] + stage_figures(run_dir, result), base=run_dir)
+    return hashlib.sha256((files + _sources(stage, result)).encode()).hexdigest()
+
+def given_digest(stage:str, result:dict) -> str:
+    "SHA-256 of a result of `stage` handed in from elsewhere: the result itself and what it stands for (the data's files)."
+    return hashlib.sha256((json.dumps(result, sort_keys=True, default=str) + _sources(stage, result)).encode()).hexdigest()
+
+def recorded_digest(summary:dict, stage:str) -> str | None:
+    "The content hash of `stage`'s result in a run's `summary`: its record's, or that of a result handed in; None without one."
+    rec = summary.get('stages', {}).get(stage, {})
+    return rec['digest'] if 'digest' in rec else given_digest(stage, summary[stage]) if stage in summary else None
+
+# %% ../nbs/06_pipeline.ipynb #ab5e0003
 def run_stage(cfg:RunConfig, stage:str, inputs:dict) -> dict:
-    "Run stage `stage` of `cfg` on `inputs` with `cfg.threads` torch threads, logging to the run's `run.log`; its result."
+    "Run stage `stage` of `cfg` on `inputs` with `cfg.threads` torch threads, logging to `run.log`; record it in summary.json; its result."
     fn, t0 = stage_function(cfg, stage), time.perf_counter()
+    summary = load_json(run_file(cfg.run_dir, 'summary'), {})
+    handed = {i: recorded_digest(summary, i) or given_digest(i, r) for i, r in inputs.items()}
+    noted, read = noting_reads(cfg)
     with torch_threads(cfg.threads), log_to(run_file(cfg.run_dir, 'log')):
         import torch
         threads = torch.get_num_threads()
-        result = fn(cfg, **inputs)
+        result = fn(noted, **inputs)
+    options = {k: v for k, v in sorted(read.items()) if k in result_options()}
     update_summary(cfg.run_dir, 'stages', {stage: dict(seconds=round(time.perf_counter() - t0, 3), threads=threads,
-                                                        function=stage_path(cfg, stage))})
+        function=stage_path(cfg, stage), options=options, inputs=handed, digest=stage_digest(cfg.run_dir, stage, result))})
     return result
+
+# %% ../nbs/06_pipeline.ipynb #ab5e0004
+def why_stale(cfg:RunConfig, summary:dict, stage:str) -> tuple[str, str] | None:
+    "None if `stage`'s result in a run's `summary` is what run `cfg` would make; else (kind, why): 'new', 'changed' or 'damaged'."
+    rec, run_dir = summary.get('stages', {}).get(stage, {}), cfg.run_dir
+    if stage not in summary or 'digest' not in rec: return 'new', 'no finished result in this folder'
+    if rec['function'] != stage_path(cfg, stage): return 'changed', f"done by {rec['function']}, now by {stage_path(cfg, stage)}"
+    diff = [f'{k} {v!r} -> {getattr(cfg, k, None)!r}' for k, v in rec['options'].items() if not hasattr(cfg, k) or getattr(cfg, k) != v]
+    if diff: return 'changed', ', '.join(diff)
+    moved = [i for i in STAGES[stage].inputs if rec['inputs'].get(i) != recorded_digest(summary, i)]
+    if moved: return 'changed', f"the result of {' and '.join(moved)} is not the one it was made from"
+    if stage_digest(run_dir, stage, summary[stage]) != rec['digest']: return 'damaged', 'its files changed since (deleted, damaged or edited)'
+    return None
 
 # %% ../nbs/06_pipeline.ipynb #6c595dd7
 def demo_inputs(cfg:RunConfig, stage:str) -> dict:
     "Run the stages before `stage` with `cfg` (a small preset) into `cfg.run_dir`; the inputs `stage` is handed."
     names = list(STAGES)
+    save_json(cfg.to_dict(), run_file(cfg.run_dir, 'config'))      # the folder is a run folder like any other
     for s in names[:names.index(stage)]: run_stage(cfg, s, stage_inputs(cfg.run_dir, s))
     return stage_inputs(cfg.run_dir, stage)
 
 # %% ../nbs/06_pipeline.ipynb #499eabbb
-def stage_figures(cfg:RunConfig, result:dict) -> list:
-    "The PNG files a stage's `result` names (`figure`, `figures`), as paths."
-    fs = ([result['figure']] if result.get('figure') else []) + list(result.get('figures') or [])
-    return [Path(cfg.run_dir)/f if not Path(f).is_absolute() else Path(f) for f in fs if str(f).endswith('.png')]
-
 def record_notebook(cfg:RunConfig, stage:str, inputs:dict):
     "The notebook that records stage `stage` of run `cfg` handed `inputs` (an `nbformat` notebook)."
     import nbformat.v4 as v4
@@ -101,7 +145,7 @@ def record_notebook(cfg:RunConfig, stage:str, inputs:dict):
         v4.new_code_cell(f"stage = {stage!r}\noptions = {cfg.to_dict()!r}\ninputs = {inputs!r}", metadata={'tags': ['parameters']}),
         v4.new_code_cell("from vessnb.config import RunConfig\nfrom vessnb.pipeline import run_stage, stage_figures\n"
                          "cfg = RunConfig.from_dict(options)\nresult = run_stage(cfg, stage, inputs)"),
-        v4.new_code_cell("from IPython.display import Image, display\nfor f in stage_figures(cfg, result): display(Image(filename=str(f)))")]
+        v4.new_code_cell("from IPython.display import Image, display\nfor f in stage_figures(cfg.run_dir, result): display(Image(filename=str(f)))")]
     return nb
 
 # %% ../nbs/06_pipeline.ipynb #ba70df56
@@ -166,32 +210,79 @@ def absolute_paths(cfg:RunConfig) -> RunConfig:
     split = cfg.split if cfg.split in ('auto', 'seeded') else absolute(cfg.split)
     return cfg.replace(run_dir=absolute(cfg.run_dir), data=absolute(cfg.data), split=split)
 
+# %% ../nbs/06_pipeline.ipynb #8b368cc8
+def forget_results(run_dir, names, remove:bool=False) -> None:
+    "Drop the sections `names` (stages' results, with their records) from `run_dir`'s summary.json; with `remove`, also delete the stages' files and figures."
+    path = run_file(run_dir, 'summary')
+    summary = load_json(path, {})
+    for s in names:
+        result = summary.pop(s, None)
+        summary.get('stages', {}).pop(s, None)
+        if not remove: continue
+        gone = [p for p in [run_file(run_dir, k) for k in STAGES[s].outputs] + stage_figures(run_dir, result or {}) if p.exists()]
+        for p in gone: shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)   # (a figure may lie in a removed folder)
+        if gone: logger.info(f"{s}: removed what its earlier result left: {', '.join(str(p.relative_to(run_dir)) for p in gone)}")
+    save_json(summary, path)
+
+# %% ../nbs/06_pipeline.ipynb #8b368cc9
+def _inputs(cfg, run_dir, stage, results) -> dict:
+    "What `stage` is handed: the results of this run, else those the folder records, which must be what `cfg` would make."
+    inputs = {i: results[i] for i in STAGES[stage].inputs if i in results}
+    if len(inputs) == len(STAGES[stage].inputs): return inputs
+    summary, earlier = load_json(run_file(run_dir, 'summary'), {}), stage_inputs(run_dir, stage)
+    for i in [i for i in STAGES[stage].inputs if i not in inputs]:
+        why = why_stale(cfg, summary, i)                     # 'new': handed in from elsewhere (no record of its own)
+        if why and why[0] != 'new':
+            raise PipelineError(f"{run_dir}: the {i} result there is not what these options make ({why[1]}); "
+                                f"`vessnb run --run-dir {run_dir}` redoes what changed (or --fresh, or another --run-dir)")
+    return {**earlier, **inputs}
+
+# %% ../nbs/06_pipeline.ipynb #8b368cca
+def _prepare_folder(cfg, run_dir, stages, given, whole):
+    "Holding the lock: clean up after a killed run, empty the folder for `fresh`, forget what this run replaces, write config.json."
+    remove_temporaries(run_dir)                         # what a killed run left half-written goes
+    if cfg.fresh: remove_results(run_dir)
+    others = [s for s in STAGES if s not in stages and s not in given] if whole or given else []
+    forget_results(run_dir, others, remove=True)       # a whole run's folder holds this run's stages only
+    forget_results(run_dir, list(given) + ['run'])
+    save_json(cfg.replace(fresh=False).to_dict(), run_file(run_dir, 'config'))
+    for k, v in given.items(): update_summary(run_dir, k, v)
+
 # %% ../nbs/06_pipeline.ipynb #8b368cc6
 def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> dict:
-    "Run `stages` (default: all) of run `cfg`, each handed the results before it (`given`: results from elsewhere); the summary."
+    "Run `stages` of run `cfg` (default: every stage whose result is not already in the folder), each handed the results before it (`given`: from elsewhere); the summary."
     cfg = absolute_paths((cfg or RunConfig()).check())
-    stages = list(stages or stages_for(cfg))
+    whole, stages = stages is None, list(stages or stages_for(cfg))
     for s in stages: stage_path(cfg, s)
     if cfg.tile and 'jacobian' in stages and not (cfg.scheduler or cfg.workers):
         raise ConfigError('tile: the Jacobian stage explains in tiles on Dask; add --workers N (or --scheduler ADDRESS)')
+    if cfg.fresh and not (whole or given or stages[0] == 'data'):
+        raise ConfigError(f'fresh removes every result in the run folder, so it needs a run from the first stage (vessnb run --fresh), not only {",".join(stages)}')
     run_dir = check_run_dir(cfg.run_dir)
-    with run_lock(run_dir):                 # one run per folder; what a killed run left half-written goes
-        remove_temporaries(run_dir)
-        if stages[0] == 'data' or given: run_file(run_dir, 'summary').unlink(missing_ok=True)   # a full run starts afresh
-        save_json(cfg.to_dict(), run_file(run_dir, 'config'))
-        results, t0 = dict(given or {}), time.perf_counter()
-        for k, v in results.items(): update_summary(run_dir, k, v)
+    said = lambda: log_to(run_file(run_dir, 'log'), echo=cfg.progress)     # the pipeline's own lines, between the stages'
+    with run_lock(run_dir):
+        with said(): _prepare_folder(cfg, run_dir, stages, given or {}, whole)
+        results, kept, ran, t0 = dict(given or {}), [], {}, time.perf_counter()
         with (Recorder(cfg) if cfg.notebooks else contextlib.nullcontext()) as rec:
             for s in stages:
-                inputs = {i: results[i] for i in STAGES[s].inputs if i in results}
-                if len(inputs) < len(STAGES[s].inputs): inputs = {**stage_inputs(run_dir, s), **inputs}
+                inputs, summary = _inputs(cfg, run_dir, s, results), load_json(run_file(run_dir, 'summary'))
+                why = why_stale(cfg, summary, s)
+                if whole and why is None:
+                    results[s] = summary[s]; kept.append(s)
+                    with said(): logger.info(f'{s}: kept (made with these options, from these inputs)')
+                    continue
+                ran[s] = why[1] if why else 'asked for'
+                with said():
+                    if why and why[0] != 'new': logger.info(f'{s}: made again: {why[1]}')
+                    forget_results(run_dir, [s], remove=bool(why) and (why[0] == 'changed' or why[0] == 'damaged' and not STAGES[s].repairs))
                 if rec is not None: results[s] = rec.record(s, inputs)
                 else:
                     with log_to(None, echo=cfg.progress): results[s] = run_stage(cfg, s, inputs)
-        update_summary(run_dir, 'run', dict(stages=stages, seconds=round(time.perf_counter() - t0, 2), notebooks=cfg.notebooks,
-                                            records=[f"{RUN_FILES['notebooks']}/{STAGES[s].notebook}.ipynb" for s in stages] if cfg.notebooks else []))
+        records = [f"{RUN_FILES['notebooks']}/{STAGES[s].notebook}.ipynb" for s in stages] if cfg.notebooks else []
+        update_summary(run_dir, 'run', dict(stages=stages, kept=kept, ran=ran, seconds=round(time.perf_counter() - t0, 2), notebooks=cfg.notebooks,
+                                            records=[r for r in records if (run_dir/r).exists()]))
         summary = load_json(run_file(run_dir, 'summary'))
-        summary['config'] = cfg.to_dict(); save_json(summary, run_file(run_dir, 'summary'))
+        summary['config'] = cfg.replace(fresh=False).to_dict(); save_json(summary, run_file(run_dir, 'summary'))
         return summary
 
 # %% ../nbs/06_pipeline.ipynb #6253a45a
