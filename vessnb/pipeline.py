@@ -108,7 +108,8 @@ def run_stage(cfg:RunConfig, stage:str, inputs:dict) -> dict:
         result = fn(noted, **inputs)
     options = {k: v for k, v in sorted(read.items()) if k in result_options()}
     update_summary(cfg.run_dir, 'stages', {stage: dict(seconds=round(time.perf_counter() - t0, 3), threads=threads,
-        function=stage_path(cfg, stage), options=options, inputs=handed, digest=stage_digest(cfg.run_dir, stage, result))})
+        function=stage_path(cfg, stage), options=options, inputs=handed, digest=stage_digest(cfg.run_dir, stage, result),
+        folder=str(Path(cfg.run_dir).resolve()))})                   # results name files by their absolute paths
     return result
 
 # %% ../nbs/06_pipeline.ipynb #ab5e0004
@@ -116,6 +117,7 @@ def why_stale(cfg:RunConfig, summary:dict, stage:str) -> tuple[str, str] | None:
     "None if `stage`'s result in a run's `summary` is what run `cfg` would make; else (kind, why): 'new', 'changed' or 'damaged'."
     rec, run_dir = summary.get('stages', {}).get(stage, {}), cfg.run_dir
     if stage not in summary or 'digest' not in rec: return 'new', 'no finished result in this folder'
+    if rec.get('folder') != str(Path(run_dir).resolve()): return 'changed', f"made in {rec.get('folder')}, not here (a moved or copied folder)"
     if rec['function'] != stage_path(cfg, stage): return 'changed', f"done by {rec['function']}, now by {stage_path(cfg, stage)}"
     diff = [f'{k} {v!r} -> {getattr(cfg, k, None)!r}' for k, v in rec['options'].items() if not hasattr(cfg, k) or getattr(cfg, k) != v]
     if diff: return 'changed', ', '.join(diff)
@@ -219,8 +221,11 @@ def forget_results(run_dir, names, remove:bool=False) -> None:
         result = summary.pop(s, None)
         summary.get('stages', {}).pop(s, None)
         if not remove: continue
-        gone = [p for p in [run_file(run_dir, k) for k in STAGES[s].outputs] + stage_figures(run_dir, result or {}) if p.exists()]
-        for p in gone: shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)   # (a figure may lie in a removed folder)
+        outs = [run_file(run_dir, k) for k in STAGES[s].outputs]
+        mine = [p for p in stage_figures(run_dir, result or {}) if p.resolve().is_relative_to(Path(run_dir).resolve())   # never another folder's
+                and not any(p.is_relative_to(o) for o in outs)]
+        gone = [p for p in outs + mine if p.exists()]
+        for p in gone: shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)   # (a result may name a figure twice)
         if gone: logger.info(f"{s}: removed what its earlier result left: {', '.join(str(p.relative_to(run_dir)) for p in gone)}")
     save_json(summary, path)
 
