@@ -299,7 +299,7 @@ def noting_reads(cfg:RunConfig) -> tuple[RunConfig, dict]:
     "(a copy of `cfg` that notes the options read from it, the dict {option: value} it fills)."
     c = _Noting(**asdict(cfg)); object.__setattr__(c, '_read', {})
     return c, object.__getattribute__(c, '_read')
-_OPTION_SET = frozenset(f.name for f in fields(RunConfig))
+_OPTION_SET = frozenset(_option_names())
 
 # %% ../nbs/00_config.ipynb #d4e341f8
 logger = logging.getLogger('vessnb')

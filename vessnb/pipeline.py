@@ -106,7 +106,8 @@ def run_stage(cfg:RunConfig, stage:str, inputs:dict) -> dict:
         import torch
         threads = torch.get_num_threads()
         result = fn(noted, **inputs)
-    options = {k: v for k, v in sorted(read.items()) if k in result_options()}
+    keep = result_options()
+    options = {k: v for k, v in sorted(read.items()) if k in keep}
     update_summary(cfg.run_dir, 'stages', {stage: dict(seconds=round(time.perf_counter() - t0, 3), threads=threads,
         function=stage_path(cfg, stage), options=options, inputs=handed, digest=stage_digest(cfg.run_dir, stage, result),
         folder=str(Path(cfg.run_dir).resolve()))})                   # results name files by their absolute paths
@@ -244,13 +245,12 @@ def _inputs(cfg, run_dir, stage, results) -> dict:
 
 # %% ../nbs/06_pipeline.ipynb #8b368cca
 def _prepare_folder(cfg, run_dir, stages, given, whole):
-    "Holding the lock: clean up after a killed run, empty the folder for `fresh`, forget what this run replaces, write config.json."
+    "Holding the lock: clean up after a killed run, empty the folder for `fresh`, forget what this run replaces, write the given results."
     remove_temporaries(run_dir)                         # what a killed run left half-written goes
     if cfg.fresh: remove_results(run_dir)
     others = [s for s in STAGES if s not in stages and s not in given] if whole or given else []
     forget_results(run_dir, others, remove=True)       # a whole run's folder holds this run's stages only
     forget_results(run_dir, list(given) + ['run'])
-    save_json(cfg.replace(fresh=False).to_dict(), run_file(run_dir, 'config'))
     for k, v in given.items(): update_summary(run_dir, k, v)
 
 # %% ../nbs/06_pipeline.ipynb #8b368cc6
@@ -267,6 +267,8 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
     said = lambda: log_to(run_file(run_dir, 'log'), echo=cfg.progress)     # the pipeline's own lines, between the stages'
     with run_lock(run_dir):
         with said(): _prepare_folder(cfg, run_dir, stages, given or {}, whole)
+        cfg = cfg.replace(fresh=False)                  # done: config.json and the summary never replay it
+        save_json(cfg.to_dict(), run_file(run_dir, 'config'))
         results, kept, ran, t0 = dict(given or {}), [], {}, time.perf_counter()
         with (Recorder(cfg) if cfg.notebooks else contextlib.nullcontext()) as rec:
             for s in stages:
@@ -287,7 +289,7 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
         update_summary(run_dir, 'run', dict(stages=stages, kept=kept, ran=ran, seconds=round(time.perf_counter() - t0, 2), notebooks=cfg.notebooks,
                                             records=[r for r in records if (run_dir/r).exists()]))
         summary = load_json(run_file(run_dir, 'summary'))
-        summary['config'] = cfg.replace(fresh=False).to_dict(); save_json(summary, run_file(run_dir, 'summary'))
+        summary['config'] = cfg.to_dict(); save_json(summary, run_file(run_dir, 'summary'))
         return summary
 
 # %% ../nbs/06_pipeline.ipynb #6253a45a
