@@ -1,8 +1,36 @@
 #!/usr/bin/env bash
 # The project's test command (`make test` calls it with the virtual environment first on PATH).
-# Each step prints its result; the last line says how many steps passed and failed.
+# Each step prints its result and how long it took; then a line with how many steps passed and failed, and last the
+# total time. Load-proof: no step has a limit that a busy machine can reach before a hung test would (the guards
+# below are hang guards, an order of magnitude above the quiet times in BENCHMARKS.md, and they name what hung).
+# Nothing left behind: every test writes below one temporary folder ($TMPDIR for everything this suite starts,
+# Jupyter kernels' connection files included) that is removed at the end, pass or fail; the suite fails if anything
+# new appeared in the machine's temporary folder meanwhile.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+t_start=$SECONDS
+host_tmp=${TMPDIR:-/tmp}
+suite=$(mktemp -d "$host_tmp/vessnb-test.XXXXXX") || exit 1
+tmp_listing() { ls -A "$host_tmp" | grep -vx "$(basename "$suite")" | sort; }
+tmp_before=$(tmp_listing)
+finish() {  # runs on every exit: remove the suite's folder, then say what (if anything) was left in $host_tmp
+  local rc=$?
+  trap - EXIT INT TERM
+  rm -rf "$suite"
+  local new; new=$(comm -13 <(echo "$tmp_before") <(tmp_listing))
+  if [[ -n $new ]]; then
+    echo "FAILED: the suite left new entries in $host_tmp:"; echo "$new" | head -20 | sed 's/^/  /'
+    rc=1
+  else echo "nothing left in $host_tmp"; fi
+  echo "make test: total time $((SECONDS - t_start)) s"
+  exit $rc
+}
+trap finish EXIT
+trap 'echo "make test: interrupted"; exit 130' INT
+trap 'echo "make test: terminated"; exit 143' TERM
+export TMPDIR="$suite/tmp" JUPYTER_RUNTIME_DIR="$suite/jupyter-runtime" MPLCONFIGDIR="$suite/matplotlib"
+mkdir -p "$TMPDIR" "$JUPYTER_RUNTIME_DIR" "$MPLCONFIGDIR"
+
 passed=0; failed=0; failures=()
 step() {  # step NAME COMMAND...
   local name=$1; shift
@@ -22,12 +50,18 @@ unchanged() {  # unchanged DIR... : run the command after `--`, fail if it chang
     return 1
   fi
 }
+hang_guard() {  # hang_guard SECONDS WHAT COMMAND... : a limit only a hang reaches; says what hung
+  local limit=$1 what=$2; shift 2
+  timeout "$limit" "$@"; local rc=$?
+  if ((rc == 124)); then echo "HUNG: $what ran longer than $limit s (a hang guard, not a time limit: quiet runs take minutes)"; fi
+  return $rc
+}
 smoke() {
   local d; d=$(mktemp -d)
   # whole 72 x 72 images are explained (--explain-size 0): more than the 4,096 pixels the explorer keeps in one
   # file, so its rows go into band files, which check_run.py looks for
-  timeout 900 vessnb run --run-dir "$d/run" --epochs 1 --width 4 --crop 32 --explain-size 0 --n-explain 1 \
-      --n-synthetic 8 --synthetic-size 72 --no-progress &&
+  hang_guard 3600 "the smoke run (vessnb run)" vessnb run --run-dir "$d/run" --epochs 1 --width 4 --crop 32 --explain-size 0 \
+      --n-explain 1 --n-synthetic 8 --synthetic-size 72 --no-progress &&
   python tools/check_run.py "$d/run"
   local rc=$?; rm -rf "$d"; return $rc
 }
@@ -49,14 +83,15 @@ if [[ -z ${VESSNB_VESSMAP:-} && -d ../shared/vessmap/images ]]; then export VESS
 flags="slow"
 real_cells=$(grep -o '"#| real' nbs/*.ipynb | wc -l)
 if [[ -n ${VESSNB_VESSMAP:-} ]]; then flags="slow real"; fi
-# every notebook runs once, by nbdev_test's rules (tools/run_nb.py), two at once with one torch thread each; the
-# executed notebooks, with their figures, are what tools/docs.py processes for the pages (API entries and figures checked)
-step "notebooks run (nbdev_test's rules, flags: $flags) and processed for the docs" timeout 1500 python tools/docs.py --flags "$flags"
+# every notebook runs once, by nbdev_test's rules (tools/run_nb.py), as many at once as the machine has free cores
+# (one torch thread each when they share them), each under its own hang guard; the shared demo run is made once
+# first. The executed notebooks, with their figures, are what tools/docs.py processes for the pages.
+step "notebooks run (nbdev_test's rules, flags: $flags) and processed for the docs" python tools/docs.py --flags "$flags"
 if [[ $flags == *real* ]]; then echo "real-data tests: $real_cells cells flagged real ran on $VESSNB_VESSMAP"
 else echo "real-data tests: 0 of $real_cells cells flagged real ran (no VessMap copy: set VESSNB_VESSMAP)"; fi
 step "smoke run of the pipeline (record notebooks)" smoke
-step "wheel in a fresh venv, run from another folder" bash tools/wheel_check.sh
+step "wheel in a fresh venv, run from another folder" hang_guard 3600 "the wheel check" bash tools/wheel_check.sh
 echo
 if ((failed)); then printf 'failed step: %s\n' "${failures[@]}"; fi
-echo "make test: $passed passed, $failed failed"
+echo "steps: $passed passed, $failed failed"
 ((failed == 0))

@@ -19,10 +19,10 @@ from .validate import error_map, explained_label, ERROR_COLOURS
 from .config import RunConfig, VessnbError, run_file, logger, Progress, atomic_write, update_summary, _umask, CHANNEL_NORMS
 
 # %% auto #0
-__all__ = ['P_STEPS', 'COLOUR_STEPS', 'BAND_ARRAYS', 'CHROMIUM_ARGS', 'ExplorerError', 'page_proportions', 'row_levels',
-           'page_stats', 'colour_lut', 'colour_index', 'row_rgb', 'map_rgb', 'outline', 'explorer_data', 'band_rows_of',
-           'count_steps', 'page_template', 'image_file', 'band_file', 'explorer_files', 'write_explorer', 'tiny_net',
-           'tiny_run', 'find_browser', 'screenshot_explorer', 'explore', 'explorer_stage']
+__all__ = ['P_STEPS', 'COLOUR_STEPS', 'BAND_ARRAYS', 'CHROMIUM_ARGS', 'PAGE_TIMEOUT_MS', 'ExplorerError', 'page_proportions',
+           'row_levels', 'page_stats', 'colour_lut', 'colour_index', 'row_rgb', 'map_rgb', 'outline', 'explorer_data',
+           'band_rows_of', 'count_steps', 'page_template', 'image_file', 'band_file', 'explorer_files',
+           'write_explorer', 'tiny_net', 'tiny_run', 'find_browser', 'screenshot_explorer', 'explore', 'explorer_stage']
 
 # %% ../nbs/07_explorer.ipynb #5d48cf46
 class ExplorerError(VessnbError, ValueError):
@@ -327,6 +327,8 @@ def find_browser(path='/usr/bin/chromium') -> str | None:
     return None
 
 # %% ../nbs/07_explorer.ipynb #397b1909
+PAGE_TIMEOUT_MS = 600_000   # a hang guard for every wait on a page: tiny pages draw in well under a second, even on a busy machine
+
 def _in_thread(f, *args, **kwargs):
     "Run `f` in a worker thread: playwright's sync API refuses to run where an asyncio loop runs (a Jupyter kernel)."
     from concurrent.futures import ThreadPoolExecutor
@@ -338,8 +340,9 @@ def _shoot(index_html, path, pixel, browser):
         br = pw.chromium.launch(executable_path=browser, args=CHROMIUM_ARGS)
         try:
             page = br.new_page(viewport={'width': 1440, 'height': 700})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
             page.goto(Path(index_html).resolve().as_uri())
-            page.wait_for_selector('body[data-ready="0"]', timeout=30000)
+            page.wait_for_selector('body[data-ready="0"]')
             H, W = (int(v) for v in page.evaluate('() => [VESSNB_DATA.images[0].H, VESSNB_DATA.images[0].W]'))
             i, j = pixel if pixel is not None else (H // 2, W // 2)
             b = page.locator('#w-image').bounding_box()

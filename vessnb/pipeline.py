@@ -13,11 +13,12 @@ from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, l
                            load_json, update_summary, logger, noting_reads, result_options, hash_files, remove_results)
 
 # %% auto #0
-__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'Stage', 'PipelineError',
-           'stage_path', 'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures', 'stage_digest',
-           'given_digest', 'recorded_digest', 'run_stage', 'why_stale', 'demo_inputs', 'record_notebook', 'Recorder',
-           'check_run_dir', 'absolute_paths', 'forget_results', 'run_pipeline', 'build_parser', 'config_from_args',
-           'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
+__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'Stage',
+           'PipelineError', 'stage_path', 'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures',
+           'stage_digest', 'given_digest', 'recorded_digest', 'run_stage', 'why_stale', 'shared_demo_run',
+           'demo_inputs', 'record_notebook', 'Recorder', 'check_run_dir', 'absolute_paths', 'forget_results',
+           'run_pipeline', 'build_parser', 'config_from_args', 'images_result', 'checkpoint_result', 'explain',
+           'segment', 'vessnb_cli']
 
 # %% ../nbs/06_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
@@ -128,12 +129,24 @@ def why_stale(cfg:RunConfig, summary:dict, stage:str) -> tuple[str, str] | None:
     return None
 
 # %% ../nbs/06_pipeline.ipynb #6c595dd7
-def demo_inputs(cfg:RunConfig, stage:str) -> dict:
-    "Run the stages before `stage` with `cfg` (a small preset) into `cfg.run_dir`; the inputs `stage` is handed."
+DEMO_RUN_ENV = 'VESSNB_DEMO_RUN'   # a finished demo run (docs preset) that a test session shares read-only
+
+def shared_demo_run(cfg:RunConfig, stage:str|None=None) -> Path | None:
+    "The test session's shared demo run (`$VESSNB_DEMO_RUN`) if it holds current results of the stages before `stage` (None: all) for `cfg`'s options."
+    d = os.environ.get(DEMO_RUN_ENV)
+    if not d or not run_file(d, 'summary').exists(): return None
+    summary, shared = load_json(run_file(d, 'summary'), {}), cfg.replace(run_dir=str(d))
+    earlier = list(STAGES)[:list(STAGES).index(stage)] if stage else list(STAGES)
+    return Path(d) if all(why_stale(shared, summary, s) is None for s in earlier) else None
+
+def demo_inputs(cfg:RunConfig, stage:str, shared:bool=True) -> dict:
+    "The inputs `stage` is handed in a small demo run of `cfg`: the shared demo run's if `shared` and current, else the earlier stages run into `cfg.run_dir`."
+    if shared and (d := shared_demo_run(cfg, stage)): return stage_inputs(d, stage)
     names = list(STAGES)
     save_json(cfg.to_dict(), run_file(cfg.run_dir, 'config'))      # the folder is a run folder like any other
     for s in names[:names.index(stage)]: run_stage(cfg, s, stage_inputs(cfg.run_dir, s))
     return stage_inputs(cfg.run_dir, stage)
+
 
 # %% ../nbs/06_pipeline.ipynb #499eabbb
 def record_notebook(cfg:RunConfig, stage:str, inputs:dict):
