@@ -37,12 +37,12 @@ def _run_records(runs) -> dict:
     return out
 
 # %% ../nbs/09_compare.ipynb #f273e53d
-def _explain_with(label, record, data, out, proportion, explain_size, notebooks):
+def _explain_with(label, record, data, out, proportion, explain_size, notebooks, fresh=False):
     "The threshold-stage summary of the images of `data` explained with run `record`'s model in `out/models/label`."
     from vessnb.pipeline import run_pipeline
     base = RunConfig.load(run_file(record['folder'], 'config'))
     cfg = base.replace(run_dir=str(Path(out)/'models'/label), proportion=proportion, explain_size=explain_size,
-                       notebooks=notebooks, progress=False, scheduler=None, workers=0, sampling_rate=1)
+                       notebooks=notebooks, progress=False, scheduler=None, workers=0, sampling_rate=1, fresh=fresh)
     s = run_pipeline(cfg, ['jacobian', 'threshold'], given={'data': data, 'train': record['train']})
     logger.info(f"compare: {label}: {len(s['threshold']['images'])} images explained")
     return s
@@ -106,7 +106,7 @@ def distributions_figure(tables:dict, vessels:dict, distances:dict, proportion:f
     return fig
 
 # %% ../nbs/09_compare.ipynb #f43575d1
-def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=None, notebooks:bool=False) -> dict:
+def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=None, notebooks:bool=False, fresh:bool=False) -> dict:
     "Explain the first run's explained images with every run's model; figures, table and summary in `out`."
     records, out = _run_records(runs), Path(out)
     first = next(iter(records.values()))
@@ -114,7 +114,7 @@ def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=No
     proportion = base.proportion if proportion is None else proportion
     explain_size = base.explain_size if explain_size is None else explain_size
     data = first['data']
-    subs = {l: _explain_with(l, r, data, out, proportion, explain_size, notebooks) for l, r in records.items()}
+    subs = {l: _explain_with(l, r, data, out, proportion, explain_size, notebooks, fresh) for l, r in records.items()}
     names = list(data['explain'])
     js0 = JacobianStore(next(iter(subs.values()))['jacobian']['store'])
     tables, vessels, distances, figures, sources = {l: [] for l in subs}, {l: [] for l in subs}, {l: [] for l in subs}, [], set()

@@ -13,12 +13,12 @@ from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, l
                            load_json, update_summary, logger, noting_reads, result_options, hash_files, remove_results)
 
 # %% auto #0
-__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'Stage',
-           'PipelineError', 'stage_path', 'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures',
-           'stage_digest', 'given_digest', 'recorded_digest', 'run_stage', 'why_stale', 'shared_demo_run',
-           'demo_inputs', 'record_notebook', 'Recorder', 'check_run_dir', 'absolute_paths', 'forget_results',
-           'run_pipeline', 'build_parser', 'config_from_args', 'images_result', 'checkpoint_result', 'explain',
-           'segment', 'vessnb_cli']
+__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS',
+           'USER_ERRORS', 'Stage', 'PipelineError', 'stage_path', 'imported', 'stage_function', 'stages_for',
+           'stage_inputs', 'stage_figures', 'stage_digest', 'given_digest', 'recorded_digest', 'run_stage', 'why_stale',
+           'shared_demo_run', 'demo_inputs', 'record_notebook', 'Recorder', 'check_run_dir', 'folder_kind',
+           'check_folder', 'absolute_paths', 'forget_results', 'run_pipeline', 'build_parser', 'config_from_args',
+           'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
 
 # %% ../nbs/06_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
@@ -219,6 +219,28 @@ def check_run_dir(run_dir) -> Path:
     except OSError as e: raise ConfigError(f'run folder {p} cannot be written ({e.strerror})') from None
     return p
 
+# %% ../nbs/06_pipeline.ipynb #74a7a63f
+FOLDER_KINDS = ('run', 'explain', 'segment', 'compare')   # what a folder of results can hold: the command that made it
+
+def folder_kind(summary:dict) -> str | None:
+    "Which kind of results (`FOLDER_KINDS`) a folder's `summary` holds; None for none."
+    if summary.get('folder', {}).get('kind'): return summary['folder']['kind']
+    if 'segment' in summary: return 'segment'
+    if 'sub_runs' in summary: return 'compare'
+    if {'data', 'train'} & set(summary.get('stages', {})): return 'run'
+    return 'explain' if 'train' in summary else None
+
+def check_folder(run_dir, kind:str, inputs:str|None=None, fresh:bool=False) -> dict:
+    "Refuse `run_dir` for `kind` (or 'stages': a one-stage command) made from `inputs` if it holds other results, unless `fresh`; the `folder` record to keep."
+    summary = load_json(run_file(run_dir, 'summary'), {})
+    had, made_from = folder_kind(summary), summary.get('folder', {}).get('inputs')
+    if kind == 'stages': kind, inputs = (had if had in ('run', 'explain') else 'run'), made_from if had else None
+    if had is not None and not fresh and (had != kind or inputs != made_from and None not in (inputs, made_from)):
+        raise ConfigError(f'{run_dir} holds the results of `vessnb {had}`' + (' made from other inputs' if had == kind else '')
+                          + ': choose another folder, or add --fresh to replace them')
+    return dict(kind=kind, inputs=inputs)
+
+
 # %% ../nbs/06_pipeline.ipynb #8b368cc7
 def absolute_paths(cfg:RunConfig) -> RunConfig:
     "`cfg` with its run folder, data folder and split file as absolute paths (a record's kernel may run elsewhere)."
@@ -279,7 +301,10 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
     run_dir = check_run_dir(cfg.run_dir)
     said = lambda: log_to(run_file(run_dir, 'log'), echo=cfg.progress)     # the pipeline's own lines, between the stages'
     with run_lock(run_dir):
+        handed = hashlib.sha256(''.join(given_digest(k, v) for k, v in sorted(given.items())).encode()).hexdigest() if given else None
+        claim = check_folder(run_dir, 'explain' if given else 'run' if whole else 'stages', handed, cfg.fresh)   # before any work
         with said(): _prepare_folder(cfg, run_dir, stages, given or {}, whole)
+        update_summary(run_dir, 'folder', claim)
         cfg = cfg.replace(fresh=False)                  # done: config.json and the summary never replay it
         save_json(cfg.to_dict(), run_file(run_dir, 'config'))
         results, kept, ran, t0 = dict(given or {}), [], {}, time.perf_counter()
@@ -325,7 +350,7 @@ def _add_options(p, skip=(), only=None):
 class _Parser(argparse.ArgumentParser):
     def error(self, message): raise ConfigError(message)
 
-SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress', 'tile')   # the run options `vessnb segment` uses
+SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress', 'tile', 'fresh')   # the run options `vessnb segment` uses
 CHECK_DATA_OPTIONS = ('channels', 'layout')                                                # ... and `vessnb check-data`
 
 def build_parser() -> argparse.ArgumentParser:
@@ -358,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument('--proportion', type=float, default=None, help="threshold proportion (default: the first run's)")
     cmp.add_argument('--explain-size', '--explain_size', type=int, default=None, help="side of the explained crops (default: the first run's)")
     cmp.add_argument('--notebooks', action=argparse.BooleanOptionalAction, default=False, help='record notebooks of the sub-runs')
+    cmp.add_argument('--fresh', action='store_true', help='replace what --out holds (a comparison made from other runs)')
     return top
 
 # %% ../nbs/06_pipeline.ipynb #22bc42bf
@@ -423,8 +449,11 @@ def segment(cfg:RunConfig, checkpoint, paths) -> dict:
     from vessnb.data import load_image
     run_dir, tile = check_run_dir(cfg.run_dir), cfg.tile
     with run_lock(run_dir), torch_threads(cfg.threads), log_to(run_file(run_dir, 'log'), echo=cfg.progress):
-        data = images_result(paths, cfg.channels)
-        model, chash = stage_model(checkpoint_result(checkpoint, cfg.model), cfg.device)
+        data, given = images_result(paths, cfg.channels), checkpoint_result(checkpoint, cfg.model)
+        claim = check_folder(run_dir, 'segment', hashlib.sha256((given_digest('data', data) + given_digest('train', given)).encode()).hexdigest(), cfg.fresh)
+        if cfg.fresh: remove_results(run_dir)
+        update_summary(run_dir, 'folder', claim)
+        model, chash = stage_model(given, cfg.device)
         out, per = run_file(run_dir, 'segmentation'), {}
         out.mkdir(parents=True, exist_ok=True)
         for name, path in data['explain'].items():
@@ -470,7 +499,13 @@ def _check_data_cli(a) -> int:
 def _compare_cli(a) -> int:
     "`vessnb compare`: the comparison of the runs `a.runs` in `a.out`."
     from vessnb.compare import compare_runs, table_markdown
-    s = compare_runs(a.runs, a.out, proportion=a.proportion, explain_size=a.explain_size, notebooks=a.notebooks)
+    out = check_run_dir(a.out)
+    with run_lock(out):
+        runs = hashlib.sha256(json.dumps([str(Path(r).resolve()) for r in a.runs]).encode()).hexdigest()
+        claim = check_folder(out, 'compare', runs, a.fresh)
+        if a.fresh: remove_results(out)
+        s = compare_runs(a.runs, out, proportion=a.proportion, explain_size=a.explain_size, notebooks=a.notebooks, fresh=a.fresh)
+        update_summary(out, 'folder', claim)
     print(table_markdown(s), end='')
     print(f"vessnb: comparison in {a.out}: summary.json, figures/ ({len(s['figures'])} figures)")
     return 0
