@@ -15,10 +15,10 @@ from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, l
 # %% auto #0
 __all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS',
            'USER_ERRORS', 'Stage', 'PipelineError', 'stage_path', 'imported', 'stage_function', 'stages_for',
-           'stage_inputs', 'stage_figures', 'stage_digest', 'given_digest', 'recorded_digest', 'run_stage', 'why_stale',
-           'shared_demo_run', 'demo_inputs', 'record_notebook', 'Recorder', 'check_run_dir', 'folder_kind',
-           'check_folder', 'absolute_paths', 'forget_results', 'run_pipeline', 'build_parser', 'config_from_args',
-           'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
+           'stage_inputs', 'stage_figures', 'stage_digest', 'given_digest', 'recorded_digest', 'input_digest',
+           'run_stage', 'why_stale', 'shared_demo_run', 'demo_inputs', 'record_notebook', 'Recorder', 'check_run_dir',
+           'folder_kind', 'check_folder', 'absolute_paths', 'forget_results', 'run_pipeline', 'build_parser',
+           'config_from_args', 'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
 
 # %% ../nbs/06_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
@@ -31,10 +31,12 @@ class Stage:
     outputs: tuple = ()           # what it writes in the run folder, besides the figures its result names
     sources: str | None = None    # `module:function`: the content hash of what its result stands for outside the run folder
     repairs: bool = False         # run again, it finds and redoes the damaged parts of its outputs itself (the store's checksums)
+    reads: tuple = ()             # (input, keys): the only keys of an input's result it reads; its hash covers those and their files
 
 STAGES = {s.name: s for s in (
     Stage('data', 'vessnb.data:data_stage', '00_data', (), ('split',), 'vessnb.data:data_digest'),
-    Stage('train', 'vessnb.train:train_stage', '02_train', ('data',), ('checkpoint', 'last', 'evaluation', 'probabilities')),
+    Stage('train', 'vessnb.train:train_stage', '02_train', ('data',), ('checkpoint', 'last', 'evaluation', 'probabilities'),
+          reads=(('data', ('root', 'split', 'channels')),)),     # not which images are explained: that is the Jacobian's
     Stage('jacobian', 'vessnb.jacobian:jacobian_stage', '03_jacobian', ('data', 'train'), ('store',), repairs=True),
     Stage('threshold', 'vessnb.threshold:threshold_stage', '04_threshold', ('jacobian',), ('maps', 'ome_zarr')),
     Stage('validate', 'vessnb.validate:validate_stage', '05_validate', ('jacobian', 'threshold', 'train')),
@@ -96,12 +98,18 @@ def recorded_digest(summary:dict, stage:str) -> str | None:
     rec = summary.get('stages', {}).get(stage, {})
     return rec['digest'] if 'digest' in rec else given_digest(stage, summary[stage]) if stage in summary else None
 
+def input_digest(summary:dict, stage:str, i:str, result:dict|None=None) -> str | None:
+    "Content hash of input `i` (`result`, else the `summary`'s) as `stage` reads it: the keys its `reads` names and their files, else all of it."
+    keys, result = dict(STAGES[stage].reads).get(i), summary.get(i) if result is None else result
+    if keys is None: return recorded_digest(summary, i) or (None if result is None else given_digest(i, result))
+    return None if result is None else given_digest(i, {k: result.get(k) for k in keys})
+
 # %% ../nbs/06_pipeline.ipynb #ab5e0003
 def run_stage(cfg:RunConfig, stage:str, inputs:dict) -> dict:
     "Run stage `stage` of `cfg` on `inputs` with `cfg.threads` torch threads, logging to `run.log`; record it in summary.json; its result."
     fn, t0 = stage_function(cfg, stage), time.perf_counter()
     summary = load_json(run_file(cfg.run_dir, 'summary'), {})
-    handed = {i: recorded_digest(summary, i) or given_digest(i, r) for i, r in inputs.items()}
+    handed = {i: input_digest(summary, stage, i, r) for i, r in inputs.items()}
     noted, read = noting_reads(cfg)
     with torch_threads(cfg.threads), log_to(run_file(cfg.run_dir, 'log')):
         import torch
@@ -123,7 +131,7 @@ def why_stale(cfg:RunConfig, summary:dict, stage:str) -> tuple[str, str] | None:
     if rec['function'] != stage_path(cfg, stage): return 'changed', f"done by {rec['function']}, now by {stage_path(cfg, stage)}"
     diff = [f'{k} {v!r} -> {getattr(cfg, k, None)!r}' for k, v in rec['options'].items() if not hasattr(cfg, k) or getattr(cfg, k) != v]
     if diff: return 'changed', ', '.join(diff)
-    moved = [i for i in STAGES[stage].inputs if rec['inputs'].get(i) != recorded_digest(summary, i)]
+    moved = [i for i in STAGES[stage].inputs if rec['inputs'].get(i) != input_digest(summary, stage, i)]
     if moved: return 'changed', f"the result of {' and '.join(moved)} is not the one it was made from"
     if stage_digest(run_dir, stage, summary[stage]) != rec['digest']: return 'damaged', 'its files changed since (deleted, damaged or edited)'
     return None
