@@ -16,9 +16,9 @@ from .config import (RunConfig, ConfigError, VessnbError, RUN_FILES, run_file, l
 __all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS',
            'USER_ERRORS', 'Stage', 'PipelineError', 'stage_path', 'imported', 'stage_function', 'stages_for',
            'stage_inputs', 'stage_figures', 'stage_digest', 'given_digest', 'recorded_digest', 'input_digest',
-           'run_stage', 'why_stale', 'shared_demo_run', 'demo_inputs', 'record_notebook', 'Recorder', 'check_run_dir',
-           'folder_kind', 'check_folder', 'absolute_paths', 'forget_results', 'run_pipeline', 'build_parser',
-           'config_from_args', 'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
+           'handed_digest', 'run_stage', 'why_stale', 'shared_demo_run', 'demo_inputs', 'record_notebook', 'Recorder',
+           'check_run_dir', 'folder_kind', 'check_folder', 'absolute_paths', 'forget_results', 'run_pipeline',
+           'build_parser', 'config_from_args', 'images_result', 'checkpoint_result', 'explain', 'segment', 'vessnb_cli']
 
 # %% ../nbs/06_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
@@ -104,6 +104,10 @@ def input_digest(summary:dict, stage:str, i:str, result:dict|None=None) -> str |
     if keys is None: return recorded_digest(summary, i) or (None if result is None else given_digest(i, result))
     return None if result is None else given_digest(i, {k: result.get(k) for k in keys})
 
+def handed_digest(given:dict) -> str:
+    "One content hash of the results `given` to a command from elsewhere (images, a checkpoint): what its folder is made from."
+    return hashlib.sha256(''.join(given_digest(k, v) for k, v in sorted(given.items())).encode()).hexdigest()
+
 # %% ../nbs/06_pipeline.ipynb #ab5e0003
 def run_stage(cfg:RunConfig, stage:str, inputs:dict) -> dict:
     "Run stage `stage` of `cfg` on `inputs` with `cfg.threads` torch threads, logging to `run.log`; record it in summary.json; its result."
@@ -154,7 +158,6 @@ def demo_inputs(cfg:RunConfig, stage:str, shared:bool=True) -> dict:
     save_json(cfg.to_dict(), run_file(cfg.run_dir, 'config'))      # the folder is a run folder like any other
     for s in names[:names.index(stage)]: run_stage(cfg, s, stage_inputs(cfg.run_dir, s))
     return stage_inputs(cfg.run_dir, stage)
-
 
 # %% ../nbs/06_pipeline.ipynb #499eabbb
 def record_notebook(cfg:RunConfig, stage:str, inputs:dict):
@@ -248,7 +251,6 @@ def check_folder(run_dir, kind:str, inputs:str|None=None, fresh:bool=False) -> d
                           + ': choose another folder, or add --fresh to replace them')
     return dict(kind=kind, inputs=inputs)
 
-
 # %% ../nbs/06_pipeline.ipynb #8b368cc7
 def absolute_paths(cfg:RunConfig) -> RunConfig:
     "`cfg` with its run folder, data folder and split file as absolute paths (a record's kernel may run elsewhere)."
@@ -309,8 +311,8 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
     run_dir = check_run_dir(cfg.run_dir)
     said = lambda: log_to(run_file(run_dir, 'log'), echo=cfg.progress)     # the pipeline's own lines, between the stages'
     with run_lock(run_dir):
-        handed = hashlib.sha256(''.join(given_digest(k, v) for k, v in sorted(given.items())).encode()).hexdigest() if given else None
-        claim = check_folder(run_dir, 'explain' if given else 'run' if whole else 'stages', handed, cfg.fresh)   # before any work
+        claim = check_folder(run_dir, 'explain' if given else 'run' if whole else 'stages', handed_digest(given) if given else None,
+                             cfg.fresh)                                       # before any work
         with said(): _prepare_folder(cfg, run_dir, stages, given or {}, whole)
         update_summary(run_dir, 'folder', claim)
         cfg = cfg.replace(fresh=False)                  # done: config.json and the summary never replay it
@@ -391,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument('--proportion', type=float, default=None, help="threshold proportion (default: the first run's)")
     cmp.add_argument('--explain-size', '--explain_size', type=int, default=None, help="side of the explained crops (default: the first run's)")
     cmp.add_argument('--notebooks', action=argparse.BooleanOptionalAction, default=False, help='record notebooks of the sub-runs')
-    cmp.add_argument('--fresh', action='store_true', help='replace what --out holds (a comparison made from other runs)')
+    _add_options(cmp, only=('fresh',))
     return top
 
 # %% ../nbs/06_pipeline.ipynb #22bc42bf
@@ -458,7 +460,7 @@ def segment(cfg:RunConfig, checkpoint, paths) -> dict:
     run_dir, tile = check_run_dir(cfg.run_dir), cfg.tile
     with run_lock(run_dir), torch_threads(cfg.threads), log_to(run_file(run_dir, 'log'), echo=cfg.progress):
         data, given = images_result(paths, cfg.channels), checkpoint_result(checkpoint, cfg.model)
-        claim = check_folder(run_dir, 'segment', hashlib.sha256((given_digest('data', data) + given_digest('train', given)).encode()).hexdigest(), cfg.fresh)
+        claim = check_folder(run_dir, 'segment', handed_digest({'data': data, 'train': given}), cfg.fresh)
         if cfg.fresh: remove_results(run_dir)
         update_summary(run_dir, 'folder', claim)
         model, chash = stage_model(given, cfg.device)
@@ -510,9 +512,10 @@ def _compare_cli(a) -> int:
     out = check_run_dir(a.out)
     with run_lock(out):
         runs = hashlib.sha256(json.dumps([str(Path(r).resolve()) for r in a.runs]).encode()).hexdigest()
-        claim = check_folder(out, 'compare', runs, a.fresh)
-        if a.fresh: remove_results(out)
-        s = compare_runs(a.runs, out, proportion=a.proportion, explain_size=a.explain_size, notebooks=a.notebooks, fresh=a.fresh)
+        fresh = getattr(a, 'fresh', RunConfig.fresh)
+        claim = check_folder(out, 'compare', runs, fresh)
+        if fresh: remove_results(out)
+        s = compare_runs(a.runs, out, proportion=a.proportion, explain_size=a.explain_size, notebooks=a.notebooks, fresh=fresh)
         update_summary(out, 'folder', claim)
     print(table_markdown(s), end='')
     print(f"vessnb: comparison in {a.out}: summary.json, figures/ ({len(s['figures'])} figures)")
