@@ -12,7 +12,7 @@ such times, so only its wall time is reported.
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
-CLI = 'import sys; from vessnb.pipeline import vessnb_cli; sys.exit(vessnb_cli())'
+CLI = 'import sys; from vessnb.cli import vessnb_cli; sys.exit(vessnb_cli())'
 
 def one(pythonpath, extra=()):
     d = tempfile.mkdtemp(prefix='vessnb-bench-run-')

@@ -66,9 +66,9 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     from vessnb.data import VessMapDataset, load_split
     from vessnb.model import load_checkpoint
-    from vessnb.train import train_stage, evaluate, evaluate_baseline
+    from vessnb.train import evaluate, evaluate_baseline
+    from vessnb.stages import train_stage, data_stage
     from vessnb.config import RunConfig
-    from vessnb.data import data_stage
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix='vessnb-bench-'))
     out.mkdir(parents=True, exist_ok=True)
     cmd = 'python ' + ' '.join(shlex.quote(x) for x in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])])

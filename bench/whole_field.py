@@ -83,7 +83,7 @@ def sub(a, name):
 
 def preview(a, out):
     import logging
-    from vessnb.config import logger
+    from vessnb.core import logger
     from vessnb.jacobian import JacobianStore, JacobianBlocks
     from vessnb.threshold import influence_map, plot_influence
     from vessnb.distributed import segment_image

@@ -82,7 +82,8 @@ def current_cell(status:Path) -> str:
 with tempfile.TemporaryDirectory(prefix='vessnb-docs-') as work:
     work = Path(work)
     # 1. the demo run that every notebook shares read-only (vessnb.pipeline.demo_inputs), made once
-    from vessnb.config import RunConfig, hash_files
+    from vessnb.config import RunConfig
+    from vessnb.core import hash_files
     from vessnb.pipeline import run_pipeline, DEMO_RUN_ENV
     t = time.time()
     demo = work/'demo-run'

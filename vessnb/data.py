@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #44154176
 from __future__ import annotations
-import errno, os, re, csv, json, math, shutil, tempfile, warnings, contextlib
+import errno, os, re, csv, json, math, shutil, tempfile, warnings
 from pathlib import Path
 from functools import lru_cache
 
@@ -17,20 +17,20 @@ from skimage.morphology import skeletonize
 from skimage.draw import line
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
-from .config import (RunConfig, VessnbError, run_file, logger, atomic_write, save_json, load_json,
-                           update_summary, hash_files, _umask, COLOUR_CHANNELS, LAYOUTS)
+from .core import (COLOUR_CHANNELS, LAYOUTS, DEFAULT_CHANNELS, VessnbError, atomic_write, save_json, load_json)
+
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'IGNORE_LABEL', 'VESSMAP_FOLDERS', 'NNUNET_FOLDERS', 'LIST_KEYS', 'SYNTHETIC_VERSION',
            'DISPLAY_PERCENTILES', 'VESSMAP_ENV', 'DataError', 'MissingDataError', 'MissingMaskError',
            'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError',
-           'DatasetCheckError', 'save_figure', 'new_run_dir', 'load_image', 'load_mask', 'is_image_file',
-           'name_problem', 'detect_layout', 'data_index', 'image_path', 'mask_path', 'skeleton_path', 'fov_path',
-           'list_names', 'load_item', 'load_fov', 'image_channels', 'check_dataset', 'read_split_files', 'split_names',
-           'save_split', 'load_split', 'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays',
-           'VessMapDataset', 'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap',
+           'DatasetCheckError', 'save_figure', 'new_folder', 'load_image', 'load_mask', 'is_image_file', 'name_problem',
+           'detect_layout', 'data_index', 'image_path', 'mask_path', 'skeleton_path', 'fov_path', 'list_names',
+           'load_item', 'load_fov', 'image_channels', 'check_dataset', 'read_split_files', 'split_names', 'save_split',
+           'load_split', 'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays', 'VessMapDataset',
+           'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap', 'synthetic_set',
            'item_stats', 'dataset_stats', 'display_range', 'display_image', 'display_note', 'plot_samples',
-           'stats_table', 'find_vessmap', 'plot_comparison', 'data_stage', 'data_digest']
+           'stats_table', 'find_vessmap', 'plot_comparison']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -57,12 +57,12 @@ def save_figure(fig, path, dpi=120):
     with atomic_write(path, 'wb') as f: fig.savefig(f, format='png', dpi=dpi, bbox_inches='tight')
     return Path(path)
 
-def new_run_dir(run_dir=None):
-    "`run_dir` as a `Path`, created if needed; a fresh temporary folder when `run_dir` is None."
-    if run_dir is None: return Path(tempfile.mkdtemp(prefix='vessnb-'))
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
+def new_folder(folder=None):
+    "`folder` as a `Path`, created if needed; a fresh temporary folder when `folder` is None."
+    if folder is None: return Path(tempfile.mkdtemp(prefix='vessnb-'))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 # %% ../nbs/00_data.ipynb #5eaddfd2
 IMAGE_EXTS = ('.tiff', '.tif', '.png', '.gif', '.jpg', '.jpeg')   # any case
@@ -84,7 +84,7 @@ def _read_array(path):
     except DataError: raise
     except Exception as e: raise UnreadableFileError(f'{path}: cannot read image ({type(e).__name__}: {e})') from e
 
-def _select_channels(a, path, channels:str=RunConfig.channels, warn=True):
+def _select_channels(a, path, channels:str=DEFAULT_CHANNELS, warn=True):
     "What `channels` keeps of a raw array: (H, W) for gray/red/green/blue, (C, H, W) for 'all'."
     if channels not in COLOUR_CHANNELS: raise DataError(f"channels must be one of {', '.join(COLOUR_CHANNELS)}, got {channels!r}")
     if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = np.moveaxis(a, 0, -1)
@@ -103,7 +103,8 @@ def _select_channels(a, path, channels:str=RunConfig.channels, warn=True):
 
 def _to_gray(a, path, warn=True): return _select_channels(a, path, 'gray', warn)
 
-def load_image(path, channels:str=RunConfig.channels):
+# %% ../nbs/00_data.ipynb #ebb2a194
+def load_image(path, channels:str=DEFAULT_CHANNELS):
     "Image at `path` as float32 in [0, 1]: (H, W), or (C, H, W) for `channels='all'`; 8/16-bit, float, gray or colour."
     path = Path(path)
     raw = _read_array(path)
@@ -169,6 +170,7 @@ def _folder_images(folder) -> dict:
         out[p.stem] = p
     return out
 
+# %% ../nbs/00_data.ipynb #c28f2088
 def _detected_layout(root) -> str:
     root = Path(root)
     if root.is_file():
@@ -251,6 +253,7 @@ def _signature(root):
 def _cached_index(root, layout, sig):
     return {'vessmap': _vessmap_index, 'list': _list_index, 'nnunet': _nnunet_index}[layout](Path(root))
 
+# %% ../nbs/00_data.ipynb #5f9af79f
 def data_index(root) -> tuple[str, dict]:
     "(layout, {name: {image, label, skeleton, fov, split}}) of the data at `root` (a folder or a data list file)."
     layout = detect_layout(root)
@@ -298,7 +301,7 @@ def list_names(root):
     return names
 
 # %% ../nbs/00_data.ipynb #9cb766f0
-def load_item(root, name, crop=None, channels:str=RunConfig.channels):
+def load_item(root, name, crop=None, channels:str=DEFAULT_CHANNELS):
     "(image float32 (H, W) or (C, H, W), mask uint8, skeleton uint8 or None) of `name`, checked for size and (optionally) crop."
     img = load_image(image_path(root, name), channels)
     size = img.shape[-2:]
@@ -330,7 +333,8 @@ def image_channels(img) -> int:
     "Channels of a loaded image: 1 for (H, W), C for (C, H, W)."
     return 1 if img.ndim == 2 else int(img.shape[0])
 
-def check_dataset(root, crop=None, names=None, channels:str=RunConfig.channels, layout:str='auto'):
+# %% ../nbs/00_data.ipynb #b09a4b8c
+def check_dataset(root, crop=None, names=None, channels:str=DEFAULT_CHANNELS, layout:str='auto'):
     "Check every item of `root` (or `names`); raise `DatasetCheckError` listing all problems, else return a report."
     root = Path(root)
     all_names = list_names(root)
@@ -399,6 +403,7 @@ def save_split(split, path, root=None, source=None):
            'source': source if source is not None else split.get('source')}
     return save_json(rec, path)
 
+# %% ../nbs/00_data.ipynb #cfef8eac
 def load_split(path):
     "Read a split JSON written by `save_split`; `DataError` naming the file if it is missing or malformed."
     path = Path(path)
@@ -409,7 +414,7 @@ def load_split(path):
     return s
 
 # %% ../nbs/00_data.ipynb #7a1c0e21
-def data_report(root, channels:str=RunConfig.channels, layout:str='auto') -> str:
+def data_report(root, channels:str=DEFAULT_CHANNELS, layout:str='auto') -> str:
     "The whole-set report of the data at `root` as text; `DatasetCheckError` listing every problem if there are any."
     r, split = check_dataset(root, channels=channels, layout=layout), read_split_files(root)
     n = r['n']
@@ -460,7 +465,7 @@ def augment_arrays(arrays, rng, crop=None, flips=True):
 # %% ../nbs/00_data.ipynb #69da4cd9
 class VessMapDataset(torch.utils.data.Dataset):
     "VessMap-layout folder as (image (C,H,W) float32, mask (H,W) int64, skeleton (H,W) int64) items; C = 1 unless `channels='all'`."
-    def __init__(self, root, names=None, crop=None, augment=False, seed=0, channels:str=RunConfig.channels, fov_loss:bool=False):
+    def __init__(self, root, names=None, crop=None, augment=False, seed=0, channels:str=DEFAULT_CHANNELS, fov_loss:bool=False):
         self.root, self.crop, self.augment, self.seed, self.epoch = Path(root), crop, augment, seed, 0
         self.names = list_names(root) if names is None else list(names)
         if not self.names: raise MissingDataError(f'{root}: empty list of names')
@@ -504,6 +509,7 @@ def _disc(r4):
     keep = yy**2 + xx**2 <= r * r
     return yy[keep], xx[keep]
 
+# %% ../nbs/00_data.ipynb #41e57e4c
 class _Canvas:
     "Geometry of one synthetic image: mask, centre lines, and per-centre-line-pixel radius and brightness."
     def __init__(self, size):
@@ -546,6 +552,7 @@ class _Canvas:
         yy, xx = self.disc_idx(y, x, r)
         self.mask[yy, xx] = True
 
+# %% ../nbs/00_data.ipynb #0b18ebd3
 def _nearest_skel(cv, y, x, reach):
     "Nearest centre-line pixel of the canvas within `reach` of (y, x), or None."
     R = int(math.ceil(reach))
@@ -585,6 +592,7 @@ def _walk(cv, rng, y, x, theta, r, p, queue):
             queue.append((y, x, theta + side * rng.uniform(0.5, 1.4), r * rng.uniform(0.7, 1.0)))
     return pts
 
+# %% ../nbs/00_data.ipynb #c8fdbb9f
 def synthetic_geometry(size=128, seed=0, density=None):
     "Mask, skeleton (bool) and per-centre-line radius/brightness of one synthetic vessel image."
     rng = np.random.default_rng(seed)
@@ -629,6 +637,7 @@ def _spots(rng, n):
     s = rng.uniform(0.8, 2.5)
     return ndi.gaussian_filter(pts, s) * 2 * math.pi * s * s
 
+# %% ../nbs/00_data.ipynb #9b060a47
 def render_vessels(mask, skel, radius, bright, seed=0, cnr=None):
     "8-bit synthetic microscope image of the vessel geometry; `cnr` (default: random around 5) sets the contrast."
     rng = np.random.default_rng(seed)
@@ -691,9 +700,9 @@ def make_synthetic_vessmap(dest, n=24, size=128, seed=0, overwrite=False, progre
         shutil.rmtree(tmp, ignore_errors=True); raise
     return dest
 
-def _synthetic_in(run_dir, n, size, seed):
-    "The synthetic set in `run_dir/data`, generated unless one with these parameters is already there."
-    dest = run_file(run_dir, 'data')
+def synthetic_set(dest, n:int, size:int, seed:int) -> Path:
+    "The synthetic set of `n` images of `size` px from `seed` in the folder `dest`, generated unless it is already there."
+    dest = Path(dest)
     meta = load_json(dest/'synthetic.json')
     want = {'version': SYNTHETIC_VERSION, 'n': n, 'size': size, 'seed': seed}
     if meta is not None and all(meta.get(k) == v for k, v in want.items()): return dest
@@ -715,7 +724,7 @@ def _gray_view(img):
     "A loaded image as one (H, W) plane for statistics: itself, or the mean of its channels."
     return img if img.ndim == 2 else img.mean(0)
 
-def dataset_stats(root, names=None, channels:str=RunConfig.channels):
+def dataset_stats(root, names=None, channels:str=DEFAULT_CHANNELS):
     "Summary statistics of the data set at `root` (all images, or `names`) as `channels` reads it (channel mean for 'all')."
     names = list_names(root) if names is None else list(names)
     per = []
@@ -763,7 +772,7 @@ def display_note(image, lo_hi=None) -> str:
     return f'display {pct}{lo:.3g}–{hi:.3g}'
 
 # %% ../nbs/00_data.ipynb #b2392922
-def plot_samples(root, names=None, n=4, title=None, channels:str=RunConfig.channels):
+def plot_samples(root, names=None, n=4, title=None, channels:str=DEFAULT_CHANNELS):
     "Figure with `n` items of `root` (or `names`) in columns and image, mask and skeleton in rows."
     names = (list_names(root) if names is None else list(names))[:n]
     fig, axs = plt.subplots(3, len(names), figsize=(2.2 * len(names), 6.9), squeeze=False)
@@ -819,54 +828,3 @@ def plot_comparison(sources:dict, n=4):
             for r in range(2): axs[r, c].axis('off')
     fig.tight_layout()
     return fig
-
-# %% ../nbs/00_data.ipynb #724f2c62
-def _choose_split(cfg, root):
-    "The split of `root` for run `cfg` and where it came from."
-    if cfg.split in ('auto', 'seeded'):
-        files = read_split_files(root) if cfg.split == 'auto' else None
-        s = files or split_names(root, seed=cfg.seed, use_split_files=False)
-        where = f'{root}/splits/*.txt' if detect_layout(root) == 'vessmap' else str(root)
-        return s, f'data: {where}' if files else f'seeded 80/10/10 (seed {cfg.seed})'
-    rec, known = load_split(cfg.split), set(list_names(root))
-    unknown = [n for k in ('train', 'val', 'test') for n in rec[k] if n not in known]
-    if unknown: raise MissingDataError(f'{cfg.split}: names not in {root}: {unknown[:5]}')
-    return rec, str(cfg.split)
-
-# %% ../nbs/00_data.ipynb #a1b2c3d4
-def data_stage(cfg:RunConfig) -> dict:
-    "Data stage: choose and check the data, fix split and explained images, write `split.json`, a figure and the summary."
-    run_dir = new_run_dir(cfg.run_dir)
-    data = cfg.data
-    if data is None and cfg.split not in ('auto', 'seeded'):     # a split file may name its own data folder
-        rec = load_split(cfg.split)
-        if rec.get('root') and Path(rec['root']).is_dir(): data = rec['root']
-    root = Path(data) if data is not None else _synthetic_in(run_dir, cfg.n_synthetic, cfg.synthetic_size, cfg.seed)
-    report = check_dataset(root, channels=cfg.channels, layout=cfg.layout if data is not None else 'auto')
-    s, source = _choose_split(cfg, root)
-    if not s['train'] or not s['test']:                 # judged here, not when training finds out
-        raise DataError(f"{root}: {report['n']} image(s) split train/val/test {len(s['train'])}/{len(s['val'])}/{len(s['test'])} "
-                        f"({source}); a run needs at least one training and one test image (3 or more images, or a split file)")
-    save_split(s, run_file(run_dir, 'split'), root=root.resolve(), source=source)
-    explain = {n: str(image_path(root, n)) for n in s['test'][:cfg.n_explain]}   # name -> image file
-    if len(explain) < cfg.n_explain: logger.warning(f'data: {cfg.n_explain} images to explain asked for, the test split has {len(explain)}')
-    fig = plot_samples(root, names=(s['train'] + s['val'] + s['test'])[:4], title=str(root), channels=cfg.channels)
-    figure = save_figure(fig, run_file(run_dir, 'figures')/'data_samples.png').relative_to(run_dir); plt.close(fig)
-    values = {'root': str(root.resolve()), 'synthetic': data is None, 'n_images': report['n'], 'shapes': report['shapes'],
-              'split': {k: list(s[k]) for k in ('train', 'val', 'test')}, 'split_source': source, 'explain': explain,
-              'channels': cfg.channels, 'n_channels': report['channels'], 'layout': report['layout'], 'n_fov': report['fov'],
-              'stats': dataset_stats(root, channels=cfg.channels), 'figure': str(figure)}
-    if data is None: values.update(n_synthetic=cfg.n_synthetic, synthetic_size=cfg.synthetic_size, synthetic_seed=cfg.seed)
-    update_summary(run_dir, 'data', values)
-    logger.info(f"data: {report['n']} images in {root} (train/val/test {len(s['train'])}/{len(s['val'])}/{len(s['test'])})")
-    return values
-
-# %% ../nbs/00_data.ipynb #da7a0002
-def data_digest(data:dict) -> str:
-    "SHA-256 of the files the data-stage result `data` stands for: its data set's images, masks, centre lines, FOVs, split files or list, and explained images."
-    files, root = [], data.get('root')
-    if root:
-        _, idx = data_index(root)
-        files = [e[k] for n in sorted(idx) for k in ('image', 'label', 'skeleton', 'fov') if (e := idx[n])[k] is not None]
-        files += [Path(root)] if Path(root).is_file() else sorted((Path(root)/'splits').glob('*.txt'))
-    return hash_files(files + [Path(p) for p in data.get('explain', {}).values()])

@@ -5,7 +5,7 @@
 # %% ../nbs/08_distributed.ipynb #089d353a
 from __future__ import annotations
 import hashlib, math, os, pickle, time
-from dataclasses import dataclass, astuple
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +13,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import (load_image, image_path, list_names, centre_crop, crop_box, crop_to, new_run_dir, update_summary, load_fov)
-from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger, torch_threads, int_list
+from .data import (load_image, image_path, list_names, crop_box, crop_to, load_fov)
+from .core import (DEFAULT_PROPORTION, DEFAULT_DEVICE, DEFAULT_CHANNELS, DEFAULT_DISK_CHECK, VessnbError, torch_threads)
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
-from .jacobian import (JacobianStore, measure_support, model_hash, explained_size, stage_checkpoint, method_reason,
-                             exact_settings, target_map, _prepare, tile_group)
-from .threshold import Influence, influence_map, save_influence, as_proportions
+from .jacobian import (Tile, JacobianStore, measure_support, model_hash, exact_settings, target_map, model_input,
+                             tile_group)
+from .threshold import (influence_map, save_influence)
+
 
 # %% auto #0
-__all__ = ['ExplainError', 'model_spec', 'Tile', 'tile_geometry', 'tile_plan', 'segment_tiled', 'segment_image',
-           'explain_dataset', 'store_digest', 'local_cluster', 'distributed_stage']
+__all__ = ['ExplainError', 'checkpoint_spec', 'tile_geometry', 'tile_plan', 'segment_tiled', 'segment_image', 'explain_dataset',
+           'store_digest', 'local_cluster']
 
 # %% ../nbs/08_distributed.ipynb #3df18732
 class ExplainError(VessnbError, ValueError):
@@ -54,7 +55,7 @@ def _get_model(spec, device, threads, allow=()):
         cache['loads'] = cache.get('loads', 0) + 1
     return cache[key, str(device)]
 
-def model_spec(checkpoint):
+def checkpoint_spec(checkpoint):
     "`((key, source), checkpoint_hash)` for a checkpoint path (key: path + file hash) or a model (key: `model_hash`; hash None)."
     if isinstance(checkpoint, nn.Module): return (f'module:{model_hash(checkpoint)}', checkpoint), None
     p = Path(checkpoint)
@@ -63,11 +64,6 @@ def model_spec(checkpoint):
     return (f'{p.resolve()}:{h}', str(p.resolve())), h
 
 # %% ../nbs/08_distributed.ipynb #90e2847e
-@dataclass(frozen=True)
-class Tile:
-    "Core rows i0:i1, cols j0:j1 of the output, computed on the input window a0:a1, b0:b1."
-    i0: int; i1: int; j0: int; j1: int; a0: int; a1: int; b0: int; b1: int   # stored as `tile_group(name, astuple(t))`
-
 def tile_geometry(model:nn.Module, image=None, margin=None, align=None) -> tuple[int, int]:
     "`(margin, align)` for tiling: VessNet: half its receptive field, aligned to its total stride 16; other models: measured support, align 1."
     if align is None: align = 2 ** len(model.blocks) if isinstance(model, VessNet) else 1
@@ -92,7 +88,7 @@ def tile_plan(shape, core:int, margin:int, align:int=1) -> list[Tile]:
 # %% ../nbs/08_distributed.ipynb #7a1c0e31
 def segment_tiled(model:nn.Module, image, tile:int, margin=None, align=None, target=None) -> torch.Tensor:
     "The `target` map (h, w) of `image` computed tile by tile (`tile` px cores, receptive-field margins), on the model's device."
-    x = _prepare(model, torch.as_tensor(image))
+    x = model_input(model, torch.as_tensor(image))
     mg, al = tile_geometry(model, x[0], margin, align)
     f, out = target_map(model, target), None
     with exact_settings(model), torch.no_grad():
@@ -105,10 +101,10 @@ def segment_tiled(model:nn.Module, image, tile:int, margin=None, align=None, tar
 def segment_image(model:nn.Module, image, tile:int|None=None, target=None, **kwargs) -> torch.Tensor:
     "The `target` map of `image`: one forward pass of the whole image, or `segment_tiled` with `tile`-px cores."
     if tile: return segment_tiled(model, image, tile, target=target, **kwargs)
-    with exact_settings(model), torch.no_grad(): return target_map(model, target)(_prepare(model, torch.as_tensor(image)))[0]
+    with exact_settings(model), torch.no_grad(): return target_map(model, target)(model_input(model, torch.as_tensor(image)))[0]
 
 # %% ../nbs/08_distributed.ipynb #8ff72c65
-def _load(root, name, crop, channels=RunConfig.channels, region=None):
+def _load(root, name, crop, channels=DEFAULT_CHANNELS, region=None):
     img = load_image(image_path(root, name), channels)
     return crop_to(img, crop_box(img.shape, crop, region))
 
@@ -117,8 +113,8 @@ def _load_fov(root, name, crop, region=None):
     fov = load_fov(root, name)
     return None if fov is None else crop_to(fov, crop_box(fov.shape, crop, region))
 
-def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.01,), maps_dir=None, device='cpu',
-                 threads=1, before_task=None, write_kw=None, allow=(), channels=RunConfig.channels, region=None) -> dict:
+def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(DEFAULT_PROPORTION,), maps_dir=None, device=DEFAULT_DEVICE,
+                 threads=1, before_task=None, write_kw=None, allow=(), channels=DEFAULT_CHANNELS, region=None) -> dict:
     "Task: write `name`'s rows (or its `tiles`) into `store` and, untiled, its maps; returns a small summary."
     t0 = time.perf_counter()
     if before_task is not None: before_task(name)
@@ -141,7 +137,7 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(0.
                 seconds=time.perf_counter() - t0, pid=os.getpid())
 
 # %% ../nbs/08_distributed.ipynb #6cf200b2
-def _stitch_task(_done, store, name, proportions, maps_dir, root, crop, channels=RunConfig.channels, region=None):
+def _stitch_task(_done, store, name, proportions, maps_dir, root, crop, channels=DEFAULT_CHANNELS, region=None):
     "Task after an image's tiles: its maps, stitched from the tiles (`vessnb.threshold.stitch_tiles`)."
     inf = influence_map(store, name, proportions)
     if maps_dir is not None: save_influence(inf, maps_dir, name, image=torch.from_numpy(_load(root, name, crop, channels, region)))
@@ -153,69 +149,80 @@ def _finished(js, name, tiles, want):
     return (name in js and js.is_complete(name) and bool(js.attrs(name).get('tiled')) == (tiles is not None)
             and all(js.attrs(name).get(k) == v for k, v in want.items()))
 
-def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(0.01,), retries:int=2,
-                    progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device='cpu', threads:int=1,
+# %% ../nbs/08_distributed.ipynb #0ab1c03e
+def _tile_plans(checkpoint, spec, root, names, tile, margin, align, allow, crop, channels, region) -> dict:
+    "{name: its tiles} of the images `names` larger than `tile` px (none without `tile`)."
+    if tile is None: return {}
+    geo_model, plans = checkpoint if isinstance(checkpoint, nn.Module) else load_checkpoint(spec[1], allow=allow)[0], {}
+    for n in names:
+        img = _load(root, n, crop, channels, region)
+        if max(img.shape[-2:]) > tile:
+            mg, al = tile_geometry(geo_model, img, margin, align)
+            plans[n] = tile_plan(img.shape[-2:], tile, mg, al)
+    return plans
+
+def _run_here(spec, root, store, crop, todo, plans, common, retries, progress, done, failed):
+    "Explain the images `todo` in this process, each tried `retries` + 1 times: results into `done`, errors into `failed`."
+    with torch_threads():                      # in this process: the caller's thread count is given back after
+        for n in tqdm(todo, disable=not progress, desc='explain'):
+            tl = plans.get(n)
+            for attempt in range(retries + 1):
+                try:
+                    done[n] = _explain_one(spec, str(root), n, str(store), crop, tl, **common)
+                    if tl is not None: _stitch_task(None, str(store), n, common['proportions'], common['maps_dir'], str(root), crop,
+                                                    common['channels'], common['region'])
+                    failed.pop(n, None); break
+                except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
+
+# %% ../nbs/08_distributed.ipynb #bdb864fe
+def _run_on(client, checkpoint, spec, root, store, crop, todo, plans, common, retries, progress, done, failed):
+    "Explain the images `todo` on the Dask `client`: one task per image, and a stitching task after a tiled one's."
+    from distributed import as_completed
+    if isinstance(checkpoint, nn.Module):    # pickled once, sent once to every worker (not once per task)
+        import cloudpickle
+        spec = (spec[0], client.scatter(cloudpickle.dumps(checkpoint), broadcast=True))
+    futs = {}
+    for n in todo:
+        tl = plans.get(n)
+        f = client.submit(_explain_one, spec, str(root), n, str(store), crop, tl, **common, retries=retries,
+                          pure=False, key=f'explain-{n}-{os.urandom(4).hex()}')
+        if tl is not None:
+            f = client.submit(_stitch_task, f, str(store), n, common['proportions'], common['maps_dir'], str(root), crop,
+                              common['channels'], common['region'], retries=retries, pure=False, key=f'stitch-{n}-{os.urandom(4).hex()}')
+        futs[f] = n
+    for f in tqdm(as_completed(futs), total=len(futs), disable=not progress, desc='explain'):
+        n = futs[f]
+        try:
+            r = f.result()
+            done[n] = r if isinstance(r, dict) else dict(name=n, tiles=len(plans[n]))
+        except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
+
+# %% ../nbs/08_distributed.ipynb #839d1752
+def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(DEFAULT_PROPORTION,), retries:int=2,
+                    progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device=DEFAULT_DEVICE, threads:int=1,
                     method='auto', chunk_size=None, dtype='float16', before_task=None, allow=(), target=None,
-                    channels:str=RunConfig.channels, region=None, support=None, disk_check:bool=RunConfig.disk_check) -> dict:
+                    channels:str=DEFAULT_CHANNELS, region=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK) -> dict:
     "Jacobian rows and influence maps of every image `names` of the VessMap folder `data` into `store`, one Dask task per image."
     t0 = time.perf_counter()
     root = Path(data)
     names = list_names(root) if names is None else list(names)
     if not names: raise ExplainError(f"data: no images to explain in {root}")
-    spec, chash = model_spec(checkpoint)
+    spec, chash = checkpoint_spec(checkpoint)
     js = JacobianStore(store)                  # creates the root (and .partial) before any task runs
     write_kw = dict(method=method, chunk_size=chunk_size, dtype=dtype, checkpoint_hash=chash, target=target, support=support,
                     disk_check=disk_check)
-    plans = {}
-    if tile is not None:
-        geo_model = checkpoint if isinstance(checkpoint, nn.Module) else load_checkpoint(spec[1], allow=allow)[0]
-        for n in names:
-            img = _load(root, n, crop, channels, region)
-            if max(img.shape[-2:]) > tile:
-                mg, al = tile_geometry(geo_model, img, margin, align)
-                plans[n] = tile_plan(img.shape[-2:], tile, mg, al)
+    plans = _tile_plans(checkpoint, spec, root, names, tile, margin, align, allow, crop, channels, region)
     want = dict(crop=crop, region=None if region is None else list(region), **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
     todo = [n for n in names if not _finished(js, n, plans.get(n), want)
             or (maps_dir is not None and not (Path(maps_dir)/f'{n}_map.npy').exists())]
-    skipped = [n for n in names if n not in todo]
     common = dict(proportions=tuple(proportions), maps_dir=None if maps_dir is None else str(maps_dir), device=device,
                   threads=threads, before_task=before_task, write_kw=write_kw, allow=tuple(allow), channels=channels, region=region)
     done, failed = {}, {}
-    if client is None:
-        with torch_threads():                      # in this process: the caller's thread count is given back after
-            for n in tqdm(todo, disable=not progress, desc='explain'):
-                tl = plans.get(n)
-                for attempt in range(retries + 1):
-                    try:
-                        done[n] = _explain_one(spec, str(root), n, str(store), crop, tl, **common)
-                        if tl is not None:
-                            _stitch_task(None, str(store), n, tuple(proportions), common['maps_dir'], str(root), crop, channels, region)
-                        failed.pop(n, None); break
-                    except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
-    else:
-        from distributed import as_completed
-        if isinstance(checkpoint, nn.Module):    # pickled once, sent once to every worker (not once per task)
-            import cloudpickle
-            spec = (spec[0], client.scatter(cloudpickle.dumps(checkpoint), broadcast=True))
-        futs = {}
-        for n in todo:
-            tl = plans.get(n)
-            f = client.submit(_explain_one, spec, str(root), n, str(store), crop, tl, **common, retries=retries,
-                              pure=False, key=f'explain-{n}-{os.urandom(4).hex()}')
-            if tl is not None:
-                f = client.submit(_stitch_task, f, str(store), n, tuple(proportions),
-                                  common['maps_dir'], str(root), crop, channels, region, retries=retries, pure=False,
-                                  key=f'stitch-{n}-{os.urandom(4).hex()}')
-            futs[f] = n
-        for f in tqdm(as_completed(futs), total=len(futs), disable=not progress, desc='explain'):
-            n = futs[f]
-            try:
-                r = f.result()
-                done[n] = r if isinstance(r, dict) else dict(name=n, tiles=len(plans[n]))
-            except Exception as e: failed[n] = f'{type(e).__name__}: {e}'
+    if client is None: _run_here(spec, root, store, crop, todo, plans, common, retries, progress, done, failed)
+    else: _run_on(client, checkpoint, spec, root, store, crop, todo, plans, common, retries, progress, done, failed)
     secs = time.perf_counter() - t0
     result = dict(store=str(store), maps_dir=None if maps_dir is None else str(maps_dir), done=sorted(done),
-                  skipped=skipped, failed=failed, tiled={n: len(p) for n, p in plans.items()}, seconds=secs,
+                  skipped=[n for n in names if n not in todo], failed=failed, tiled={n: len(p) for n, p in plans.items()}, seconds=secs,
                   images_per_s=len(done) / secs if secs > 0 else math.nan, per_image=done)
     if failed:
         raise ExplainError(f"{len(failed)} of {len(names)} images failed (the others are in {store}; run again to resume): "
@@ -252,40 +259,3 @@ def local_cluster(n_workers:int=2, threads:int=1, **kwargs):
     env = {k: str(threads) for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS')}
     kwargs.setdefault('dashboard_address', None)
     return LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True, env=env, **kwargs)
-
-# %% ../nbs/08_distributed.ipynb #a418245b
-def _client(cfg):
-    "(client, cluster) for run `cfg`: its scheduler, a local cluster of `cfg.workers` processes, or (None, None)."
-    if not (cfg.scheduler or cfg.workers): return None, None
-    from distributed import Client
-    if cfg.scheduler: return Client(cfg.scheduler), None
-    cluster = local_cluster(int(cfg.workers), threads=cfg.threads or 1)
-    return Client(cluster), cluster
-
-# %% ../nbs/08_distributed.ipynb #a418245c
-def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
-    "The Jacobian stage on a Dask cluster (`cfg.scheduler` or `cfg.workers`), handed what `jacobian_stage` is handed."
-    run_dir = new_run_dir(cfg.run_dir)
-    _, chash = stage_checkpoint(train)               # the workers load the model themselves
-    names, crop = list(data['explain']), (None if cfg.region else explained_size(cfg))
-    region = None if cfg.region is None else int_list(cfg.region, 'region')
-    client, cluster = _client(cfg)
-    try: res = explain_dataset(Path(train['checkpoint']), data['root'], run_file(run_dir, 'store'), client=client,
-                               names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
-                               chunk_size=cfg.chunk_size, progress=False, allow=(train.get('model', DEFAULT_MODEL),), target=cfg.target,
-                               channels=data.get('channels', RunConfig.channels), region=region, support=cfg.support,
-                               disk_check=cfg.disk_check, tile=cfg.tile)
-    finally:
-        if client is not None: client.close()
-        if cluster is not None: cluster.close()
-    js = JacobianStore(res['store'])
-    per = {n: {k: js.attrs(n)[k] for k in ('method', 'mode', 'n_pixels', 'n_backward', 'seconds_total', 'max_abs')}
-           | {'method_reason': method_reason(cfg.method, js.attrs(n))} for n in names}
-    summary = dict(store=res['store'], checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
-                   mode=cfg.mode, target=cfg.target, crop=crop, region=cfg.region, tile=cfg.tile, tiled=res['tiled'], device=str(cfg.device),
-                   images=names, rewritten=[], per_image=per,
-                   engine='dask', scheduler=cfg.scheduler, workers=cfg.workers, done=res['done'], skipped=res['skipped'],
-                   seconds=res['seconds'], images_per_s=res['images_per_s'])
-    update_summary(run_dir, 'jacobian', summary)
-    logger.info(f"jacobian (dask): {len(res['done'])} images explained, {len(res['skipped'])} already complete")
-    return summary

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_explorer.ipynb #a4e81031
 from __future__ import annotations
-import base64, gzip, html, importlib.resources, json, math, os, shutil, tempfile
+import base64, gzip, html, importlib.resources, json, os, shutil, tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,17 +12,19 @@ import torch
 import matplotlib
 import matplotlib.pyplot as plt
 
-from .data import new_run_dir, synthetic_item, centre_crop, crop_box, crop_to, display_image, display_range, display_note
+from .data import (new_folder, synthetic_item, crop_box, crop_to, display_image, display_range, display_note)
 from .jacobian import JacobianStore
-from .threshold import channel_magnitude, show_map, _CMAPS
-from .validate import error_map, explained_label, ERROR_COLOURS
-from .config import RunConfig, VessnbError, run_file, logger, Progress, atomic_write, update_summary, _umask, CHANNEL_NORMS
+from .threshold import channel_magnitude, show_map, COLOUR_MAPS
+from .validate import (error_map, ERROR_COLOURS)
+from .core import (check_proportion, DEFAULT_DEVICE, CHANNEL_NORMS, DEFAULT_CHANNEL_NORM, DEFAULT_PROPORTION, VessnbError, output_file,
+                         current_umask, atomic_write, Progress)
+
 
 # %% auto #0
 __all__ = ['P_STEPS', 'COLOUR_STEPS', 'BAND_ARRAYS', 'CHROMIUM_ARGS', 'PAGE_TIMEOUT_MS', 'ExplorerError', 'page_proportions',
            'row_levels', 'page_stats', 'colour_lut', 'colour_index', 'row_rgb', 'map_rgb', 'outline', 'explorer_data',
            'band_rows_of', 'count_steps', 'page_template', 'image_file', 'band_file', 'explorer_files',
-           'write_explorer', 'tiny_net', 'tiny_run', 'find_browser', 'screenshot_explorer', 'explore', 'explorer_stage']
+           'write_explorer', 'tiny_net', 'tiny_run', 'find_browser', 'screenshot_explorer', 'explore']
 
 # %% ../nbs/07_explorer.ipynb #5d48cf46
 class ExplorerError(VessnbError, ValueError):
@@ -34,9 +36,7 @@ def page_proportions(proportion=None) -> np.ndarray:
     "The slider's proportions, ascending: k/1000 for k = 1 .. P_STEPS, and `proportion` (the run's) among them."
     ps = np.arange(1, P_STEPS + 1) / 1000
     if proportion is None: return ps
-    p = float(proportion)
-    if not 0 <= p <= 1: raise ExplorerError(f"proportion must lie in [0, 1], got {proportion!r}")
-    return np.union1d(ps, [p])
+    return np.union1d(ps, [check_proportion(proportion, error=ExplorerError)])
 
 def row_levels(A, max_abs:float, proportions) -> np.ndarray:
     "uint8 level of each magnitude of `A`: how many thresholds `p * max_abs` of the ascending `proportions` it exceeds (`>`)."
@@ -60,9 +60,9 @@ def page_stats(levels, k:int) -> dict:
 
 # %% ../nbs/07_explorer.ipynb #f3ba7ea3
 def colour_lut(kind:str) -> np.ndarray:
-    "(256, 3) uint8 colours of the colour map 04's figures use for `kind` (a key of `threshold._CMAPS`)."
-    if kind not in _CMAPS: raise ExplorerError(f"colour map kind must be one of {sorted(_CMAPS)}, got {kind!r}")
-    return np.rint(matplotlib.colormaps[_CMAPS[kind]](np.arange(256))[:, :3] * 255).astype(np.uint8)
+    "(256, 3) uint8 colours of the colour map 04's figures use for `kind` (a key of `threshold.COLOUR_MAPS`)."
+    if kind not in COLOUR_MAPS: raise ExplorerError(f"colour map kind must be one of {sorted(COLOUR_MAPS)}, got {kind!r}")
+    return np.rint(matplotlib.colormaps[COLOUR_MAPS[kind]](np.arange(256))[:, :3] * 255).astype(np.uint8)
 
 COLOUR_STEPS = 7   # a row plane's colour on its own scale: q = round(7 g / max|g|), -7 .. 7 (4 bits)
 
@@ -153,7 +153,7 @@ def _truth(prob, label, fov) -> dict:
 
 # %% ../nbs/07_explorer.ipynb #c1a0e010
 def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, proportion:float|None=None, sink=None,
-                  progress:bool=False, channel_norm:str=RunConfig.channel_norm, label=None) -> dict:
+                  progress:bool=False, channel_norm:str=DEFAULT_CHANNEL_NORM, label=None) -> dict:
     "Image, probability, exact per-position counts and banded rows (levels, colours, maxima) of image `name` of store `js`."
     if name not in js: raise ExplorerError(f"{js.path}: no image {name!r} (it has {js.names()})")
     if not js.is_complete(name): raise ExplorerError(f"{js.path}: image {name!r} is incomplete; finish 03_jacobian first")
@@ -238,56 +238,67 @@ def explorer_files(folder) -> list[str]:
         if not m['inline']: files += [band_file(k, b) for b in range(m['n_bands'])]
     return files
 
-# %% ../nbs/07_explorer.ipynb #ec5e4b3f
-def write_explorer(run_dir, store=None, out=None, max_rows:int=4096, band_rows:int|None=None,
-                   proportion:float=RunConfig.proportion, names=None, progress:bool=False, channel_norm:str=RunConfig.channel_norm,
-                   labels:dict|None=None) -> Path:
-    "Write the static explorer of a run's Jacobian store into `out` (default run_dir/explorer), opening at `proportion`; returns index.html."
-    run_dir = Path(run_dir)
-    store = Path(store) if store is not None else run_file(run_dir, 'store')
-    if not store.exists(): raise ExplorerError(f"no Jacobian store at {store}; run 03_jacobian first")
+# %% ../nbs/07_explorer.ipynb #dae7f62d
+def _write_image(tmp:Path, js, k:int, name:str, max_rows, band_rows, proportion, progress, channel_norm, label) -> dict:
+    "Write image `k` (`name` of store `js`) of the explorer being made in `tmp`: its data script, and its bands when too large to inline; its metadata."
+    H, W = js.attrs(name)['shape'] if name in js else (0, 0)
+    inline = H * W <= max_rows
+    def sink(b, *arrays):
+        (tmp/'bands').mkdir(exist_ok=True)
+        with atomic_write(tmp/band_file(k, b), 'w') as f:
+            f.write(f'VESSNB_BAND({k},{b},'); json.dump(dict(zip(BAND_ARRAYS, map(_pack, arrays))), f, separators=(',', ':')); f.write(');\n')
+    d = explorer_data(js, name, band_rows=band_rows, proportion=proportion, sink=None if inline else sink,
+                      progress=progress, channel_norm=channel_norm, label=label)
+    meta = {k: d[k] for k in ('H', 'W', 'step', 'Ho', 'Wo', 'max_abs', 'max_magnitude', 'band_rows', 'n_bands',
+                              'channels', 'planes', 'channel_norm', 'rgb', 'display_range', 'display_note')} | {
+        'region': js.attrs(name).get('region'), 'full_shape': js.attrs(name).get('full_shape'),
+        'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'n_fp': d.get('n_fp'), 'n_fn': d.get('n_fn')}
+    x = {k: _pack(d[k]) for k in ('image', 'prob', 'outline', 'errors') if k in d} | {'count_steps': _pack(count_steps(d['counts']))}
+    if inline: x['bands'] = [dict(zip(BAND_ARRAYS, map(_pack, b))) for b in d['bands']]
+    (tmp/'images').mkdir(exist_ok=True)
+    with atomic_write(tmp/image_file(k), 'w') as f:
+        f.write(f'VESSNB_IMAGE({k},'); json.dump(x, f, separators=(',', ':')); f.write(');\n')
+    return meta
+
+# %% ../nbs/07_explorer.ipynb #91ba1760
+def _write_page(tmp:Path, title:str, store:Path, proportion:float, meta:dict) -> None:
+    "Write the page, its data script (colour tables, proportions, the images' metadata `meta`) and `explorer.json` into `tmp`."
     ps = page_proportions(proportion)
+    luts = {kind: colour_lut(kind).ravel().tolist() for kind in ('image', 'prob', 'counts', 'gradient', 'influence')}
+    steps = {'signed': colour_index().tolist(), 'magnitude': colour_index(False).tolist(), 'n': COLOUR_STEPS}
+    payload = {'version': 4, 'proportion': float(proportion), 'proportions': ps.tolist(),
+               'start': int(np.searchsorted(ps, float(proportion))), 'luts': luts, 'colour_steps': steps, 'store': str(store),
+               'images': [m | {'name': n} for n, m in meta.items()],
+               'error_colours': {k: np.rint(np.array(c) * 255).astype(int).tolist() for k, c in ERROR_COLOURS.items()}}
+    with atomic_write(tmp/'explorer_data.js', 'w') as f:
+        f.write('window.VESSNB_DATA = '); json.dump(payload, f, separators=(',', ':')); f.write(';\n')
+    page = page_template().replace('__TITLE__', html.escape(title)).replace('__DATA__', 'explorer_data.js')
+    with atomic_write(tmp/'index.html', 'w') as f: f.write(page)
+    sizes = {'explorer_data.js': (tmp/'explorer_data.js').stat().st_size,
+             'images': [(tmp/image_file(k)).stat().st_size for k in range(len(meta))],
+             'bands': sum(f.stat().st_size for f in tmp.glob('bands/*.js'))}
+    with atomic_write(tmp/'explorer.json', 'w') as f: json.dump({'proportion': float(proportion), 'bytes': sizes, 'images': meta}, f, indent=1)
+
+# %% ../nbs/07_explorer.ipynb #1fdd9d61
+def write_explorer(folder, store=None, out=None, max_rows:int=4096, band_rows:int|None=None,
+                   proportion:float=DEFAULT_PROPORTION, names=None, progress:bool=False, channel_norm:str=DEFAULT_CHANNEL_NORM,
+                   labels:dict|None=None) -> Path:
+    "Write the static explorer of the Jacobian store of `folder` (or `store`) into `out` (default folder/explorer), opening at `proportion`; returns index.html."
+    folder = Path(folder)
+    store = Path(store) if store is not None else output_file(folder, 'store')
+    if not store.exists(): raise ExplorerError(f"no Jacobian store at {store}; run 03_jacobian first")
+    page_proportions(proportion)                       # a bad proportion is refused before any work
     js = JacobianStore(store)
     names = [n for n in js.names() if js.is_complete(n)] if names is None else list(names)
     if not names: raise ExplorerError(f"{store}: no complete image to show")
-    out = Path(out) if out is not None else run_file(run_dir, 'explorer')
+    out = Path(out) if out is not None else output_file(folder, 'explorer')
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}-', dir=out.parent))
     try:
-        images, meta = [], {}
-        for k, name in enumerate(names):
-            H, W = js.attrs(name)['shape'] if name in js else (0, 0)
-            inline = H * W <= max_rows
-            def sink(b, *arrays, k=k):
-                (tmp/'bands').mkdir(exist_ok=True)
-                with atomic_write(tmp/band_file(k, b), 'w') as f:
-                    f.write(f'VESSNB_BAND({k},{b},'); json.dump(dict(zip(BAND_ARRAYS, map(_pack, arrays))), f, separators=(',', ':')); f.write(');\n')
-            d = explorer_data(js, name, band_rows=band_rows, proportion=proportion, sink=None if inline else sink,
-                              progress=progress, channel_norm=channel_norm, label=(labels or {}).get(name))
-            meta[name] = {k: d[k] for k in ('H', 'W', 'step', 'Ho', 'Wo', 'max_abs', 'max_magnitude', 'band_rows', 'n_bands',
-                                            'channels', 'planes', 'channel_norm', 'rgb', 'display_range', 'display_note')} | {
-                'region': js.attrs(name).get('region'), 'full_shape': js.attrs(name).get('full_shape'),
-                'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'n_fp': d.get('n_fp'), 'n_fn': d.get('n_fn')}
-            x = {k: _pack(d[k]) for k in ('image', 'prob', 'outline', 'errors') if k in d} | {'count_steps': _pack(count_steps(d['counts']))}
-            if inline: x['bands'] = [dict(zip(BAND_ARRAYS, map(_pack, b))) for b in d['bands']]
-            (tmp/'images').mkdir(exist_ok=True)
-            with atomic_write(tmp/image_file(k), 'w') as f:
-                f.write(f'VESSNB_IMAGE({k},'); json.dump(x, f, separators=(',', ':')); f.write(');\n')
-            images.append(meta[name] | {'name': name})
-        luts = {kind: colour_lut(kind).ravel().tolist() for kind in ('image', 'prob', 'counts', 'gradient', 'influence')}
-        steps = {'signed': colour_index().tolist(), 'magnitude': colour_index(False).tolist(), 'n': COLOUR_STEPS}
-        payload = {'version': 4, 'proportion': float(proportion), 'proportions': ps.tolist(),
-                   'start': int(np.searchsorted(ps, float(proportion))), 'luts': luts, 'colour_steps': steps, 'store': str(store), 'images': images,
-                   'error_colours': {k: np.rint(np.array(c) * 255).astype(int).tolist() for k, c in ERROR_COLOURS.items()}}
-        with atomic_write(tmp/'explorer_data.js', 'w') as f:
-            f.write('window.VESSNB_DATA = '); json.dump(payload, f, separators=(',', ':')); f.write(';\n')
-        page = page_template().replace('__TITLE__', html.escape(run_dir.name)).replace('__DATA__', 'explorer_data.js')
-        with atomic_write(tmp/'index.html', 'w') as f: f.write(page)
-        sizes = {'explorer_data.js': (tmp/'explorer_data.js').stat().st_size,
-                 'images': [(tmp/image_file(k)).stat().st_size for k in range(len(names))],
-                 'bands': sum(f.stat().st_size for f in tmp.glob('bands/*.js'))}
-        with atomic_write(tmp/'explorer.json', 'w') as f: json.dump({'proportion': float(proportion), 'bytes': sizes, 'images': meta}, f, indent=1)
-        os.chmod(tmp, 0o777 & ~_umask())
+        meta = {name: _write_image(tmp, js, k, name, max_rows, band_rows, proportion, progress, channel_norm, (labels or {}).get(name))
+                for k, name in enumerate(names)}
+        _write_page(tmp, folder.name, store, proportion, meta)
+        os.chmod(tmp, 0o777 & ~current_umask())
         old = out.with_name(f'.{out.name}-old-{os.getpid()}')
         if out.exists(): os.replace(out, old)
         os.replace(tmp, out)
@@ -303,17 +314,17 @@ def tiny_net(seed:int=0, width:int=4) -> torch.nn.Module:
     c = lambda i, o: torch.nn.Conv2d(i, o, 3, padding=1)
     return torch.nn.Sequential(c(1, width), torch.nn.Tanh(), c(width, width), torch.nn.Tanh(), c(width, 2)).eval()
 
-def tiny_run(run_dir=None, n:int=2, size:int=24, seed:int=0, device='cpu') -> Path:
-    "A run folder whose `jacobians.zarr` holds `n` synthetic `size`² crops explained by `tiny_net(seed)`."
-    run_dir = new_run_dir(run_dir)
+def tiny_run(folder=None, n:int=2, size:int=24, seed:int=0, device=DEFAULT_DEVICE) -> Path:
+    "A folder whose `jacobians.zarr` holds `n` synthetic `size`² crops explained by `tiny_net(seed)`."
+    folder = new_folder(folder)
     model = tiny_net(seed).to(device)
-    js = JacobianStore(run_file(run_dir, 'store'))
+    js = JacobianStore(output_file(folder, 'store'))
     for k in range(n):
         full = synthetic_item(max(64, size), seed + k)[0].astype(np.float32) / 255
         box = crop_box(full.shape, size)
         js.write(f'synthetic_{k:02d}', model, torch.from_numpy(np.ascontiguousarray(crop_to(full, box))).to(device),
                  model_source=f'vessnb.explorer.tiny_net({seed})', region=list(box), full_shape=list(full.shape))
-    return run_dir
+    return folder
 
 # %% ../nbs/07_explorer.ipynb #60352339
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -359,12 +370,12 @@ def screenshot_explorer(index_html, path=None, pixel=None, browser='/usr/bin/chr
     return path
 
 # %% ../nbs/07_explorer.ipynb #5e6f3c3f
-def explore(run_dir, store=None, name=None, proportion:float=RunConfig.proportion, channel_norm:str=RunConfig.channel_norm):
-    "An ipywidgets explorer of one image of a run's store (needs ipywidgets and a live kernel)."
+def explore(folder, store=None, name=None, proportion:float=DEFAULT_PROPORTION, channel_norm:str=DEFAULT_CHANNEL_NORM):
+    "An ipywidgets explorer of one image of the store of `folder` (or `store`) (needs ipywidgets and a live kernel)."
     try: import ipywidgets as w
     except ImportError as e: raise ExplorerError('explore needs ipywidgets (pip install ipywidgets); '
                                                  'the static page of write_explorer needs nothing') from e
-    js = JacobianStore(Path(store) if store is not None else run_file(run_dir, 'store'))
+    js = JacobianStore(Path(store) if store is not None else output_file(folder, 'store'))
     name = name or js.names()[0]
     if name not in js: raise ExplorerError(f"{js.path}: no image {name!r} (it has {js.names()})")
     ps, M, H, W = page_proportions(proportion), _max_magnitude(js, name, channel_norm), *js.attrs(name)['shape']
@@ -382,21 +393,3 @@ def explore(run_dir, store=None, name=None, proportion:float=RunConfig.proportio
         plt.show()
         print(s)
     return w.interactive(draw, i=wi, j=wj, k=wp)
-
-# %% ../nbs/07_explorer.ipynb #ffa78680
-def explorer_stage(cfg:RunConfig, data:dict, jacobian:dict) -> dict:
-    "Write the explorer of the images the Jacobian stage stored, with their labels where the data has them, opening at `cfg.proportion`; the summary."
-    run_dir = new_run_dir(cfg.run_dir)
-    js = JacobianStore(jacobian['store'])                          # opened once for every image's label
-    labels = {n: explained_label(js, n, data.get('root')) for n in jacobian['images']}
-    index_html = write_explorer(run_dir, store=jacobian['store'], out=run_file(run_dir, 'explorer'), proportion=cfg.proportion,
-                                names=jacobian['images'], progress=True, channel_norm=cfg.channel_norm,
-                                labels={n: m for n, m in labels.items() if m is not None})
-    meta = json.loads((index_html.parent/'explorer.json').read_text())
-    summary = {'path': str(index_html), 'images': list(jacobian['images']), 'proportion': cfg.proportion,
-               'bytes': sum(p.stat().st_size for p in index_html.parent.rglob('*') if p.is_file()),
-               'banded': sorted(n for n, m in meta['images'].items() if not m['inline']),
-               'labelled': sorted(n for n, m in labels.items() if m is not None)}
-    update_summary(run_dir, 'explorer', summary)
-    logger.info(f'explorer: {index_html} (open it in a browser)')
-    return summary

@@ -4,29 +4,28 @@
 
 # %% ../nbs/03_jacobian.ipynb #15a7f091
 from __future__ import annotations
-import contextlib, errno, hashlib, json, math, operator, os, re, shutil, time, uuid, warnings
+import contextlib, errno, hashlib, json, math, operator, os, re, shutil, time, uuid
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
 from fastcore.basics import patch
+from fastcore.meta import delegates
 import numpy as np
 import torch
 import zarr
 from torch import nn
 from torch.func import vjp, vmap
-from tqdm.auto import tqdm
 
-from .config import METHODS, DEFAULT_MODEL, RunConfig, VessnbError, Progress, run_file, int_list, atomic_write, logger
-from .data import new_run_dir, load_image, image_path, centre_crop, crop_box, crop_to, load_fov, update_summary, name_problem
-from .model import VessNet, load_checkpoint, checkpoint_hash, model_spec
+from .core import (METHODS, DEFAULT_DISK_CHECK, logger, VessnbError, int_list, atomic_write, Progress)
+from .data import (name_problem)
+
 
 # %% auto #0
 __all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError',
            'StoreFullError', 'Target', 'as_target', 'target_map', 'precision_flags', 'set_precision_flags',
-           'exact_settings', 'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape',
-           'take_windows', 'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient',
-           'jacobian', 'model_hash', 'JacobianStore', 'tile_group', 'explained_size', 'explained_box', 'method_reason',
-           'stage_checkpoint', 'stage_model', 'jacobian_stage']
+           'exact_settings', 'model_input', 'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support',
+           'row_shape', 'take_windows', 'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows',
+           'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore', 'Tile', 'as_tile', 'tile_group']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -64,6 +63,7 @@ class Target:
 
 _TARGET_RE = re.compile(r'^(?:([^:\[\]@]+):)?(prob|logprob|logit|sigmoid|activation)(?:\[(\d+)\])?(?:@(.+))?$')
 
+# %% ../nbs/03_jacobian.ipynb #bbc56b0e
 def as_target(target=None) -> Target:
     "A `Target` from None (vessel probability), a name or `str(Target)`, an int (probability of that channel) or a `Target`."
     if target is None: return Target()
@@ -94,6 +94,7 @@ def _select_output(out, t:Target):
         return out[t.output]
     raise JacobianError(f"the model returns a {type(out).__name__}, not a tensor, dict or tuple")
 
+# %% ../nbs/03_jacobian.ipynb #ddb4e97a
 def target_map(model:nn.Module, target=None):
     "Function (B, C_in, H, W) -> (B, h, w): the `target` map of `model` (its output, or a submodule's output)."
     t = as_target(target)
@@ -168,7 +169,7 @@ def exact_settings(model:nn.Module):
         for m, t in modes: m.training = t
 
 # %% ../nbs/03_jacobian.ipynb #6163b967
-def _prepare(model, image):
+def model_input(model, image):
     "`image` (H, W) or (C, H, W) as a (1, C, H, W) tensor in the model's dtype, on its device."
     x = torch.as_tensor(image)
     if x.ndim == 2: x = x[None]
@@ -197,6 +198,7 @@ def _squeeze_channel(g):
     "Rows (n, C, H, W) as (n, H, W) for a one-channel input: one-channel rows keep the shape of the image."
     return g[:, 0] if g.shape[1] == 1 else g
 
+# %% ../nbs/03_jacobian.ipynb #651b296b
 def _vjp_chunks(vjp_fn, cot, state):
     "Input gradients (n, H, W) for the cotangents `cot` (n, h, w), `state['chunk']` at a time; halves on OOM."
     out, k = [], 0
@@ -243,6 +245,7 @@ def _plan_blocks(pixels, method, chunk, spacing=None):
     _, counts = torch.unique_consecutive(keys[o], return_counts=True)
     return list(torch.split(pixels[o], [int(s.sum()) for s in torch.split(counts, chunk)]))
 
+# %% ../nbs/03_jacobian.ipynb #02daa53e
 def _activation_bytes(model, x, f):
     "Bytes of all leaf-module outputs of one forward pass of `f(x)`."
     total = [0]
@@ -293,6 +296,7 @@ def _probe_extents(fn, probes, H, W, dtype, device, chunk):
             ext = [max(e, v) for e, v in zip(ext, (i - rr[0], rr[-1] - i, j - cc[0], cc[-1] - j))]
     return ext
 
+# %% ../nbs/03_jacobian.ipynb #2fea7b16
 def _support_on(model, x, target, phases, n_random, seed, _vjp=None):
     "The measured window on the prepared input `x` and `n_random` random inputs of its shape (None: not smaller than `x`)."
     H, W = x.shape[-2:]
@@ -321,10 +325,11 @@ def _measurable(s:Support, H, W, phases:int=32) -> bool:
 
 SUPPORT_CROP = 256   # side of the centre crop the window is first measured on (doubled while too small)
 
+# %% ../nbs/03_jacobian.ipynb #af3bd125
 def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_random:int=2, seed:int=0, size:int=SUPPORT_CROP,
                     _vjp=None) -> Support | None:
     "Largest input window of the `target` map's pixels, measured on centre crops of `image` (`size` px, doubled while too small) and random images."
-    x = _prepare(model, image)
+    x = model_input(model, image)
     H, W = x.shape[-2:]
     while True:
         h, w = min(size, H), min(size, W)
@@ -379,23 +384,15 @@ class JacobianBlocks:
         if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
             raise JacobianError(f"chunk_size must be None or an int >= 1, got {chunk_size!r}")
         self.model, self.target, t0, support = model, as_target(target), time.perf_counter(), as_support(support)
-        self.x = x = _prepare(model, image)
+        self.x = x = model_input(model, image)
         fmap = target_map(model, self.target)
         self.f = f = lambda z: fmap(z)[0]
         with exact_settings(model): out, self.vjp_fn = vjp(f, x)
         self.out = out.detach()
         (H, W), t1 = x.shape[-2:], time.perf_counter()
         pix = torch.cat(_blocks) if _blocks is not None else _pixels(self.out.shape, pixels, sampling_rate)
-        square = tuple(self.out.shape) == (H, W)
-        worth = len(pix) >= 256 or (H * W >= 4 * SUPPORT_CROP ** 2 and len(pix) >= 8)    # measuring: ~100 passes on one crop
-        if support is None and (method == 'colour' or (method == 'auto' and square and worth)):
-            support = measured if measured is not None and _measurable(measured, H, W) else measure_support(model, image, self.target, _vjp=(self.out, self.vjp_fn))
-        if method == 'colour' and (support is None or not square):
-            raise JacobianError(f"method='colour': the {self.target} map's window is not smaller than the {H}x{W} image; use 'batched'")
-        if support is not None and (support.shape[0] > H or support.shape[1] > W): support = None   # a known window larger than the image
-        spacing = None if support is None else colour_spacing(support.shape, sampling_rate if pixels is None else 1)
-        n_classes = len(torch.unique(_colour_keys(pix, spacing))) if support is not None and square else None
-        if method == 'auto': method = 'colour' if n_classes is not None and n_classes <= 0.8 * len(pix) else 'batched'
+        method, support, spacing, n_classes = _choose_method(self, image, pix, method, support, measured,
+                                                             sampling_rate if pixels is None else 1)
         self.method, self.support, self.spacing, t2 = method, support, spacing, time.perf_counter()
         self._per = 1 if method == 'batched' else 3     # a class: its (C, H, W) pass, the leak check's copy, its windows
         self.info = {}
@@ -412,42 +409,67 @@ class JacobianBlocks:
                          shape=[H, W], out_shape=list(self.out.shape), device=str(x.device),
                          seconds_forward=t1 - t0, seconds_support=t2 - t1, seconds_rows=0.0)
 
-    def _bytes(self) -> dict:
-        "Bytes of one forward pass's activations and of one cotangent's backward pass, measured once (a no-grad forward)."
-        if 'bytes_forward' not in self.info:
-            with exact_settings(self.model): act = _activation_bytes(self.model, self.x, self.f)
-            self.info.update(bytes_forward=act, bytes_per_cotangent=int(1.5 * act + self._per * self.x[0].numel() * 4))
-        return self.info
+# %% ../nbs/03_jacobian.ipynb #221cf58f
+@patch
+def _bytes(self:JacobianBlocks) -> dict:
+    "Bytes of one forward pass's activations and of one cotangent's backward pass, measured once (a no-grad forward)."
+    if 'bytes_forward' not in self.info:
+        with exact_settings(self.model): act = _activation_bytes(self.model, self.x, self.f)
+        self.info.update(bytes_forward=act, bytes_per_cotangent=int(1.5 * act + self._per * self.x[0].numel() * 4))
+    return self.info
 
-    def __len__(self): return len(self.blocks)
-    def __iter__(self): return self
-    def __repr__(self): return f"JacobianBlocks({self._k}/{len(self)} blocks, {self.info})"
+@patch
+def __len__(self:JacobianBlocks): return len(self.blocks)
+@patch
+def __iter__(self:JacobianBlocks): return self
+@patch
+def __repr__(self:JacobianBlocks): return f"JacobianBlocks({self._k}/{len(self)} blocks, {self.info})"
 
-    def compute(self, pixels) -> torch.Tensor:
-        "Rows (n, H, W) float32 for one block of `pixels` (n, 2), by this extractor's method."
-        off, win = self.compute_windows(pixels)
-        return win if self.method == 'batched' else put_windows(win, off, row_shape(self.x)).to(win.device)
+@patch
+def compute(self:JacobianBlocks, pixels) -> torch.Tensor:
+    "Rows (n, H, W) float32 for one block of `pixels` (n, 2), by this extractor's method."
+    off, win = self.compute_windows(pixels)
+    return win if self.method == 'batched' else put_windows(win, off, row_shape(self.x)).to(win.device)
 
-    def _advance(self, fn):
-        if self._k >= len(self.blocks): raise StopIteration
-        if self._bar is None and self.progress:
-            self._bar = Progress(self.n_pixels, f'jacobian {self.progress if isinstance(self.progress, str) else ""}'.strip() + f' ({self.method})')
-        t, pix = time.perf_counter(), self.blocks[self._k]
-        out = fn(pix)
-        self.info['seconds_rows'] += time.perf_counter() - t
-        self._k += 1
-        if self._bar is not None: self._bar.update(len(pix))
-        return pix, out
+@patch
+def _advance(self:JacobianBlocks, fn):
+    if self._k >= len(self.blocks): raise StopIteration
+    if self._bar is None and self.progress:
+        self._bar = Progress(self.n_pixels, f'jacobian {self.progress if isinstance(self.progress, str) else ""}'.strip() + f' ({self.method})')
+    t, pix = time.perf_counter(), self.blocks[self._k]
+    out = fn(pix)
+    self.info['seconds_rows'] += time.perf_counter() - t
+    self._k += 1
+    if self._bar is not None: self._bar.update(len(pix))
+    return pix, out
 
-    def __next__(self):
-        pix, rows = self._advance(self.compute)
-        return pix.to(rows.device), rows
+@patch
+def __next__(self:JacobianBlocks):
+    pix, rows = self._advance(self.compute)
+    return pix.to(rows.device), rows
 
-def iter_jacobian_blocks(model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
-                         pixels=None, progress=False, sampling_rate=1, support=None) -> JacobianBlocks:
+# %% ../nbs/03_jacobian.ipynb #b5ba54d7
+def _choose_method(ext, image, pix, method, support, measured, step) -> tuple:
+    "(method, support, spacing, colour classes) for the rows `pix` of extractor `ext`: `auto` colours when it saves passes."
+    (H, W), out = ext.x.shape[-2:], ext.out
+    square = tuple(out.shape) == (H, W)
+    worth = len(pix) >= 256 or (H * W >= 4 * SUPPORT_CROP ** 2 and len(pix) >= 8)    # measuring: ~100 passes on one crop
+    if support is None and (method == 'colour' or (method == 'auto' and square and worth)):
+        support = measured if measured is not None and _measurable(measured, H, W) else \
+            measure_support(ext.model, image, ext.target, _vjp=(out, ext.vjp_fn))
+    if method == 'colour' and (support is None or not square):
+        raise JacobianError(f"method='colour': the {ext.target} map's window is not smaller than the {H}x{W} image; use 'batched'")
+    if support is not None and (support.shape[0] > H or support.shape[1] > W): support = None   # a known window larger than the image
+    spacing = None if support is None else colour_spacing(support.shape, step)
+    n_classes = len(torch.unique(_colour_keys(pix, spacing))) if support is not None and square else None
+    if method == 'auto': method = 'colour' if n_classes is not None and n_classes <= 0.8 * len(pix) else 'batched'
+    return method, support, spacing, n_classes
+
+# %% ../nbs/03_jacobian.ipynb #fb931cef
+@delegates(JacobianBlocks, but=['measured', '_blocks'])
+def iter_jacobian_blocks(model:nn.Module, image, **kwargs) -> JacobianBlocks:
     "Stream `(pixels (n, 2), rows (n, H, W))` blocks covering every requested output pixel once; exact by default."
-    return JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size, pixels=pixels,
-                          sampling_rate=sampling_rate, support=support, progress=progress)
+    return JacobianBlocks(model, image, **kwargs)
 
 # %% ../nbs/03_jacobian.ipynb #7a1c0e05
 def _covered(pixels, inv, n, support, H, W):
@@ -609,6 +631,7 @@ def _need_complete(self:JacobianStore, name):
         raise JacobianError(f"{self.path}: image {name!r} is incomplete ({len(self._done(name))} of "
                             f"{self.attrs(name).get('n_blocks')} blocks); write it again to resume")
 
+# %% ../nbs/03_jacobian.ipynb #773b51e8
 @patch
 def max_abs(self:JacobianStore, name) -> float:
     "max|J| over all rows of `name` (exact: taken from the float32 rows before storing)."
@@ -697,28 +720,38 @@ def row(self:JacobianStore, name, i:int, j:int) -> torch.Tensor:
 # %% ../nbs/03_jacobian.ipynb #7a1c0e81
 _TILE_RE = re.compile(r'\.tile-.+-r\d{5}c\d{5}', re.S)
 
+@dataclass(frozen=True)
+class Tile:
+    "Core rows i0:i1, cols j0:j1 of the output, computed on the input window a0:a1, b0:b1 (stored as a list of the eight)."
+    i0: int; i1: int; j0: int; j1: int; a0: int; a1: int; b0: int; b1: int
+
+def as_tile(tile) -> Tile:
+    "`tile` as a `Tile` (from a `Tile`, or the list of eight integers a store keeps)."
+    return tile if isinstance(tile, Tile) else Tile(*(int(v) for v in tile))
+
 def tile_group(name:str, tile) -> str:
-    "The (hidden) group of the tile `tile` = (i0, i1, j0, j1, a0, a1, b0, b1) of image `name`: core i0:i1, j0:j1, window a0:a1, b0:b1."
-    return f'.tile-{name}-r{int(tile[0]):05d}c{int(tile[2]):05d}'
+    "The (hidden) group of the tile `tile` (a `Tile`, or its eight integers) of image `name`."
+    t = as_tile(tile)
+    return f'.tile-{name}-r{t.i0:05d}c{t.j0:05d}'
 
 @patch
 def _core_windows(self:JacobianStore, group, tile):
     "Blocks of a stored tile restricted to its core pixels, pixels and offsets in whole-image coordinates."
-    i0, i1, j0, j1, a0, _, b0, _ = (int(v) for v in tile)
-    shift = torch.tensor([a0, b0])
+    t = as_tile(tile)
+    shift = torch.tensor([t.a0, t.b0])
     for pix, off, win in self.iter_windows(group):
         gp = pix + shift
-        keep = (gp[:, 0] >= i0) & (gp[:, 0] < i1) & (gp[:, 1] >= j0) & (gp[:, 1] < j1)
+        keep = (gp[:, 0] >= t.i0) & (gp[:, 0] < t.i1) & (gp[:, 1] >= t.j0) & (gp[:, 1] < t.j1)
         if keep.any(): yield gp[keep], off[keep] + shift, win[keep]
 
 @patch
 def _tiled_row(self:JacobianStore, name, i, j):
     a = self.attrs(name)
-    for t in a['tiles']:
-        if t[0] <= i < t[1] and t[2] <= j < t[3]:
-            r = self.row(tile_group(name, t), i - t[4], j - t[6])
+    for t in map(as_tile, a['tiles']):
+        if t.i0 <= i < t.i1 and t.j0 <= j < t.j1:
+            r = self.row(tile_group(name, t), i - t.a0, j - t.b0)
             out = torch.zeros(*r.shape[:-2], *a['shape'], dtype=r.dtype)
-            out[..., t[4]:t[5], t[6]:t[7]] = r
+            out[..., t.a0:t.a1, t.b0:t.b1] = r
             return out
     raise JacobianError(f"{self.path}: pixel ({i}, {j}) lies in no tile of {name!r}")
 
@@ -733,8 +766,8 @@ def join_tiles(self:JacobianStore, name:str, tiles, image, fov=None, **meta) -> 
     img = torch.as_tensor(image).float().cpu()
     H, W = img.shape[-2:]
     prob, m, first = torch.full((H, W), math.nan), 0.0, self.attrs(groups[0])
-    for g, t in zip(groups, tiles):
-        prob[t[0]:t[1], t[2]:t[3]] = self.prob(g)[t[0] - t[4]:t[1] - t[4], t[2] - t[6]:t[3] - t[6]]
+    for g, t in zip(groups, map(as_tile, tiles)):
+        prob[t.i0:t.i1, t.j0:t.j1] = self.prob(g)[t.i0 - t.a0:t.i1 - t.a0, t.j0 - t.b0:t.j1 - t.b0]
         for _, _, win in self._core_windows(g, t): m = max(m, float(win.abs().max()))
     if prob.isnan().any(): raise JacobianError(f"{name!r}: the tiles' cores do not cover the {H}x{W} image")
     tas = [self.attrs(g) for g in groups]
@@ -755,14 +788,14 @@ def join_tiles(self:JacobianStore, name:str, tiles, image, fov=None, **meta) -> 
 @patch
 def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
           sampling_rate=1, dtype='float16', checkpoint_hash=None, overwrite=False, progress=False,
-          callback=None, support=None, disk_check:bool=RunConfig.disk_check, fov=None, **meta) -> dict:
+          callback=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK, fov=None, **meta) -> dict:
     "Extract and store the rows of `image` as `name` (resuming an incomplete one); returns its attributes."
     if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     clash = set(meta) & self._RESERVED
     if clash: raise JacobianError(f"metadata keys {sorted(clash)} are reserved by the store; rename them")
     why = None if isinstance(name, str) and _TILE_RE.fullmatch(name) else name_problem(name)   # 00's rule (a tile's name is the store's own)
     if why: raise JacobianError(f"image name {name!r} cannot be stored: {why}")
-    x = _prepare(model, image)
+    x = model_input(model, image)
     img, mhash = x[0].reshape(row_shape(x)).float().cpu(), model_hash(model)
     if fov is not None and tuple(np.shape(fov)) != tuple(img.shape[-2:]):
         raise JacobianError(f"fov of shape {tuple(np.shape(fov))} for the {tuple(img.shape[-2:])} image {name!r}")
@@ -844,6 +877,7 @@ def _check_plan(self:JacobianStore, name, ext, dtype, disk_check) -> dict:
 def _put_fov(self:JacobianStore, name, fov, shape):
     self.root[name].create_array('fov', data=np.asarray(torch.as_tensor(np.asarray(fov)).bool()).astype(np.uint8))
 
+# %% ../nbs/03_jacobian.ipynb #c51da0ab
 @patch
 def _log_rate(self:JacobianStore, name, t, n_blocks):
     "Record and log the time of the whole extraction, estimated from its first blocks' times `t` (the first one warms up)."
@@ -912,73 +946,10 @@ def _finish(self:JacobianStore, name, ext):
     g.attrs.update(complete=True, max_abs=m, seconds_total=secs, seconds_rows=info['seconds_rows'])
     return self.attrs(name)
 
-# %% ../nbs/03_jacobian.ipynb #9997ebe1
-def explained_size(cfg:RunConfig) -> int | None:
-    "Side of the explained centre crops of run `cfg`: `explain_size`, else `crop`; None for whole images."
-    return cfg.crop if cfg.explain_size is None else (cfg.explain_size or None)
-
-def explained_box(cfg:RunConfig, shape) -> tuple[int, int, int, int]:
-    "(i0, j0, h, w) explained of an image of `shape` in run `cfg`: `region`, else the centre crop of `explained_size`, else all."
-    return crop_box(shape, explained_size(cfg), None if cfg.region is None else int_list(cfg.region, 'region'))
-
-def method_reason(asked:str, attrs:dict) -> str:
-    "Why an image's rows were made with the method its store `attrs` record, when `asked` for `asked`."
-    if asked != 'auto': return f"{asked}: asked for"
-    if attrs['method'] == 'colour': return f"colour: the measured window {attrs['support']} is smaller than the image"
-    if attrs.get('support') is None:
-        return ("batched: no local window — an output pixel depends on input pixels at the image border (the image is not larger "
-                "than the receptive field, or the model couples all pixels: instance norm, attention, global pooling)")
-    return 'batched: colouring would save too few backward passes'
-
-def stage_checkpoint(train:dict) -> tuple[Path, str]:
-    "The checkpoint the training stage handed on (`train['checkpoint']`) and its hash, checked against the one it recorded."
-    ckpt = Path(train['checkpoint'])
-    if not ckpt.is_file(): raise JacobianError(f"checkpoint {ckpt} does not exist (the training stage wrote it; rerun it)")
-    chash = checkpoint_hash(ckpt)
-    if train.get('checkpoint_sha256') not in (None, chash):
-        raise JacobianError(f"checkpoint {ckpt} changed since the training stage recorded it; rerun training")
-    return ckpt, chash
-
-def _check_channels(model, img, path, channels):
-    "Refuse an image whose channel count is not the model's `in_channels` (as its checkpoint records it)."
-    want, got = model_spec(model)[1].get('in_channels', 1), 1 if img.ndim == 2 else img.shape[0]
-    if want != got: raise JacobianError(f"{path}: {got} channel(s) under channels={channels!r}, but the model takes {want}; "
-                                        "read the images as it was trained (--channels)")
-
-def stage_model(train:dict, device='cpu') -> tuple[nn.Module, str]:
-    "The model of the checkpoint the training stage handed on (see `stage_checkpoint`), and the checkpoint's hash."
-    ckpt, chash = stage_checkpoint(train)
-    return load_checkpoint(ckpt, map_location=device, allow=(train.get('model', DEFAULT_MODEL),))[0], chash
-
-# %% ../nbs/03_jacobian.ipynb #4e49887e
-def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
-    "Extract and store the Jacobians of the images `data['explain']` for the model `train['checkpoint']`; returns the summary."
-    run_dir = new_run_dir(cfg.run_dir)
-    model, chash = stage_model(train, cfg.device)
-    crop, files = explained_size(cfg), data['explain']
-    channels = data.get('channels', RunConfig.channels)            # what the data stage chose to keep of colour images
-    if not files: raise JacobianError("no images to explain: the data stage's test split is empty or n_explain is 0")
-    js, done, rewritten = JacobianStore(run_file(run_dir, 'store')), {}, []
-    if cfg.region is not None: crop = None
-    for name, path in files.items():
-        img = load_image(path, channels)
-        _check_channels(model, img, path, channels)
-        box = explained_box(cfg, img.shape)
-        fov = load_fov(data['root'], name, img.shape[-2:]) if data.get('root') else None
-        img, full, fov = crop_to(img, box), list(img.shape[-2:]), None if fov is None else crop_to(fov, box)
-        kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash,
-                  sampling_rate=cfg.sampling_rate, support=cfg.support, disk_check=cfg.disk_check, fov=fov, progress=name, image_name=name,
-                  image_file=str(path), crop=crop, region=list(box), full_shape=full, model_source=str(train['checkpoint']))
-        x = torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device)
-        try: a = js.write(name, model, x, **kw)
-        except StoreMismatchError:          # an entry of this run's store made with another model: redo it
-            a = js.write(name, model, x, overwrite=True, **kw); rewritten.append(name)
-        done[name] = {k: a[k] for k in ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_pixels',
-                                        'n_backward', 'chunk_size', 'seconds_total', 'max_abs')}
-        done[name]['method_reason'] = method_reason(cfg.method, a)
-    summary = dict(store=str(js.path), checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method,
-                   mode=cfg.mode, target=cfg.target, crop=crop, region=cfg.region, sampling_rate=cfg.sampling_rate, device=str(cfg.device),
-                   images=list(files), rewritten=rewritten,
-                   per_image=done, seconds=sum(d['seconds_total'] for d in done.values()))
-    update_summary(run_dir, 'jacobian', summary)
-    return summary
+# %% ../nbs/03_jacobian.ipynb #9f8db09c
+@patch
+def remove(self:JacobianStore, name:str):
+    "Delete image `name` of the store and everything stored of it (its tiles too)."
+    self._group(name)                                    # an unknown name: an error naming the store
+    for g in [name] + [k for k in self.root.group_keys() if k.startswith(f'.tile-{name}-')]:
+        shutil.rmtree(self.path/g); self._forget(g)

@@ -13,13 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import VessnbError, DEFAULT_MODEL, atomic_write
+from .core import (DEFAULT_DEVICE, DEFAULT_MODEL, VessnbError, atomic_write)
+
 
 # %% auto #0
 __all__ = ['CHECKPOINT_FORMAT', 'TRUSTED_MODELS', 'conv_bn', 'ResidualBlock', 'match_size', 'VessNet', 'count_parameters',
            'eval_mode', 'model_device', 'as_batch', 'vessel_probability', 'receptive_field', 'gradient_support',
-           'CheckpointError', 'model_class', 'build_model', 'model_spec', 'save_checkpoint', 'load_checkpoint',
-           'checkpoint_hash']
+           'CheckpointError', 'model_class', 'build_model', 'model_spec', 'save_checkpoint', 'read_checkpoint',
+           'load_checkpoint', 'checkpoint_hash']
 
 # %% ../nbs/01_model.ipynb #3fd5d9df
 def conv_bn(cin, cout, stride=1):
@@ -208,7 +209,7 @@ def save_checkpoint(path, model:nn.Module, **meta) -> Path:
     with atomic_write(path, 'wb') as f: torch.save(ckpt, f)
     return Path(path)
 
-def _read_checkpoint(path, map_location):
+def read_checkpoint(path, map_location):
     "The checkpoint dict in `path`, read with `weights_only=True`; `CheckpointError` naming the file otherwise."
     path = Path(path)
     if not path.is_file(): raise CheckpointError(f"checkpoint {path} does not exist")
@@ -231,9 +232,9 @@ def _check_shapes(path, cls, arch, cfg, state):
     if bad: raise CheckpointError(f"checkpoint {path}: its config {arch}(**{cfg}) does not match its weights ({len(bad)} tensors "
                                   f"differ, e.g. {bad[0]}: config {want.get(bad[0])}, weights {got.get(bad[0])})")
 
-def load_checkpoint(path, map_location='cpu', model:nn.Module|None=None, allow=(), **expect):
+def load_checkpoint(path, map_location=DEFAULT_DEVICE, model:nn.Module|None=None, allow=(), **expect):
     "Load a checkpoint: `(model, meta)`, a new model (of a trusted or `allow`ed class) in eval mode unless `model` is given."
-    ckpt, new = _read_checkpoint(path, map_location), model is None
+    ckpt, new = read_checkpoint(path, map_location), model is None
     arch, cfg = ckpt['arch'], ckpt['config']
     if not new:
         got_arch, got_cfg = model_spec(model)
@@ -256,6 +257,7 @@ def load_checkpoint(path, map_location='cpu', model:nn.Module|None=None, allow=(
         if isinstance(map_location, (str, torch.device)): model.to(map_location)
     return model, ckpt['meta']
 
+# %% ../nbs/01_model.ipynb #bcac5ee4
 def checkpoint_hash(path) -> str:
     "SHA-256 hex digest of the checkpoint file's bytes (identifies exactly which weights produced a result)."
     h = hashlib.sha256()

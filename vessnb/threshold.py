@@ -7,22 +7,24 @@ from __future__ import annotations
 import csv, math, numbers, time
 from dataclasses import dataclass, field
 from pathlib import Path
+from fastcore.basics import patch
 
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 
-from .data import atomic_write, save_figure, new_run_dir, update_summary, synthetic_item, display_image, display_note
-from .model import VessNet, load_checkpoint, vessel_probability
-from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError, tile_group, put_windows
-from .config import RunConfig, VessnbError, run_file, logger, CHANNEL_NORMS
+from .data import (save_figure, synthetic_item, display_image, display_note)
+from .model import (VessNet)
+from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError, tile_group, as_tile, put_windows
+from .core import (check_proportion, DEFAULT_PROPORTION, DEFAULT_DEVICE, CHANNEL_NORMS, DEFAULT_CHANNEL_NORM, VessnbError, atomic_write)
+
 
 # %% auto #0
-__all__ = ['OUTLINE_STYLE', 'STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold', 'channel_magnitude',
-           'influence_counts', 'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks', 'influence_map',
-           'draw_outlines', 'show_map', 'plot_influence', 'write_stats_csv', 'read_stats_csv', 'save_influence',
-           'load_influence', 'demo_setup', 'write_ome_zarr', 'store_maps', 'threshold_stage', 'stitch_tiles']
+__all__ = ['OUTLINE_STYLE', 'COLOUR_MAPS', 'STAT_COLUMNS', 'ThresholdError', 'as_proportions', 'abs_threshold',
+           'channel_magnitude', 'influence_counts', 'normalise', 'dense_blocks', 'Influence', 'influence_from_blocks',
+           'influence_map', 'draw_outlines', 'show_map', 'plot_influence', 'write_stats_csv', 'read_stats_csv',
+           'save_influence', 'load_influence', 'demo_setup', 'write_ome_zarr', 'store_maps', 'stitch_tiles']
 
 # %% ../nbs/04_threshold.ipynb #d6b1269e
 class ThresholdError(VessnbError, ValueError):
@@ -34,11 +36,7 @@ def as_proportions(proportions) -> tuple[float, ...]:
         proportions = [p for p in proportions.strip().strip('[]()').replace(',', ' ').split()]
     ps = (proportions,) if isinstance(proportions, numbers.Real) else tuple(proportions)
     if not ps: raise ThresholdError('proportions: need at least one proportion, got none')
-    try: ps = tuple(float(p) for p in ps)
-    except (TypeError, ValueError) as e: raise ThresholdError(f'proportions: not numbers: {proportions!r}') from e
-    bad = [p for p in ps if not 0 <= p <= 1]   # also catches nan
-    if bad: raise ThresholdError(f'proportions must lie in [0, 1]; got {bad}')
-    return ps
+    return tuple(check_proportion(p, 'proportions', ThresholdError) for p in ps)
 
 def abs_threshold(max_abs, proportion:float, dtype=torch.float32) -> torch.Tensor:
     "`proportion * max_abs` as a 0-d tensor of `dtype`, rounded down so that `a > t` in `dtype` is `a > p*m` in float64."
@@ -53,8 +51,7 @@ def _as_tensor(J, what='J'):
     if not J.is_floating_point(): J = J.float()
     return J
 
-
-def channel_magnitude(g, channels:str=RunConfig.channel_norm, dim:int=-3) -> torch.Tensor:
+def channel_magnitude(g, channels:str=DEFAULT_CHANNEL_NORM, dim:int=-3) -> torch.Tensor:
     "Magnitude of each input pixel's gradient over the channel axis `dim` of `g`: max |g_c| ('max') or sqrt(sum g_c^2) ('l2')."
     if channels not in CHANNEL_NORMS: raise ThresholdError(f'channels must be one of {CHANNEL_NORMS}, got {channels!r}')
     return g.abs().amax(dim) if channels == 'max' else g.double().pow(2).sum(dim).sqrt().to(g.dtype)
@@ -63,7 +60,8 @@ def _magnitude(rows, channels, ndim):
     "`|rows|` for one-channel rows (fewer than `ndim` dims), else the channel magnitude of (..., C, H, W) rows."
     return channel_magnitude(rows, channels) if rows.ndim == ndim else rows.abs()
 
-def influence_counts(J, proportion:float=0.01, channels:str=RunConfig.channel_norm) -> torch.Tensor:
+# %% ../nbs/04_threshold.ipynb #3ac3180e
+def influence_counts(J, proportion:float=DEFAULT_PROPORTION, channels:str=DEFAULT_CHANNEL_NORM) -> torch.Tensor:
     "(H, W) int64: for each output pixel, the number of input pixels with magnitude `> proportion * max` of all magnitudes."
     J = _as_tensor(J)
     if J.ndim not in (4, 5): raise ThresholdError(f'J: expected a dense (H, W, H, W) or (H, W, C, H, W) Jacobian, got shape {tuple(J.shape)}')
@@ -120,7 +118,7 @@ def _box_from_candidates(out, idx, n, W):
     box[:, count == 0] = -1
     return count, box
 
-# %% ../nbs/04_threshold.ipynb #2c558e8c
+# %% ../nbs/04_threshold.ipynb #f7a77fcf
 @dataclass
 class Influence:
     "Influence maps of one image: counts and boxes per proportion, gradient mass and centroid per output pixel."
@@ -138,43 +136,55 @@ class Influence:
     def step(self) -> int:
         "Output pixels between two map entries: 1, or the sampling rate of a preview (entry (a, b) is pixel (a*step, b*step))."
         return int(self.info.get('sampling_rate', 1))
-    def pixel_grid(self) -> tuple[torch.Tensor, torch.Tensor]:
-        "Output pixel coordinates (i, j) of the map's entries, each (h, w) int64."
-        h, w = self.mass.shape
-        i, j = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
-        return i * self.step, j * self.step
-    @property
-    def box_area(self) -> torch.Tensor:
-        "(P, H, W) area in pixels of each bounding box (0 when no input is above the threshold)."
-        b = self.box
-        return torch.where(b[:, 0] < 0, 0, (b[:, 1] - b[:, 0] + 1) * (b[:, 3] - b[:, 2] + 1))
-    @property
-    def fulfillment(self) -> torch.Tensor:
-        "(P, H, W) count / box area: how much of the box is filled (0 when empty)."
-        return self.counts.double() / self.box_area.clamp(min=1)
-    @property
-    def centroid_distance(self) -> torch.Tensor:
-        "(H, W) distance in pixels of the |g|-weighted centroid from the output pixel itself."
-        i, j = self.pixel_grid()
-        return torch.hypot(self.centroid[0].cpu() - i, self.centroid[1].cpu() - j)
 
-    def index(self, proportion=None) -> int:
-        "Position of `proportion` (None: the first) in `proportions`."
-        if proportion is None: return 0
-        for k, p in enumerate(self.proportions):
-            if math.isclose(p, proportion, rel_tol=1e-12, abs_tol=0): return k
-        raise ThresholdError(f'proportion {proportion} was not computed; have {self.proportions}')
-    def map(self, proportion=None) -> torch.Tensor:
-        "The normalised (H, W) influence map at `proportion`."
-        return normalise(self.counts[self.index(proportion)])
-    def table(self, proportion=None) -> dict:
-        "Per-pixel statistics at `proportion` as a dict of equal-length 1-d tensors (one entry per output pixel)."
-        k = self.index(proportion)
-        i, j = self.pixel_grid()
-        cols = dict(i=i, j=j, count=self.counts[k], i0=self.box[k, 0], i1=self.box[k, 1], j0=self.box[k, 2],
-                    j1=self.box[k, 3], box_area=self.box_area[k], fulfillment=self.fulfillment[k],
-                    mass=self.mass, centroid_distance=self.centroid_distance)
-        return {c: v.cpu().reshape(-1) for c, v in cols.items()}
+# %% ../nbs/04_threshold.ipynb #6ec19454
+@patch
+def pixel_grid(self:Influence) -> tuple[torch.Tensor, torch.Tensor]:
+    "Output pixel coordinates (i, j) of the map's entries, each (h, w) int64."
+    h, w = self.mass.shape
+    i, j = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+    return i * self.step, j * self.step
+
+@patch(as_prop=True)
+def box_area(self:Influence) -> torch.Tensor:
+    "(P, H, W) area in pixels of each bounding box (0 when no input is above the threshold)."
+    b = self.box
+    return torch.where(b[:, 0] < 0, 0, (b[:, 1] - b[:, 0] + 1) * (b[:, 3] - b[:, 2] + 1))
+
+@patch(as_prop=True)
+def fulfillment(self:Influence) -> torch.Tensor:
+    "(P, H, W) count / box area: how much of the box is filled (0 when empty)."
+    return self.counts.double() / self.box_area.clamp(min=1)
+
+@patch(as_prop=True)
+def centroid_distance(self:Influence) -> torch.Tensor:
+    "(H, W) distance in pixels of the |g|-weighted centroid from the output pixel itself."
+    i, j = self.pixel_grid()
+    return torch.hypot(self.centroid[0].cpu() - i, self.centroid[1].cpu() - j)
+
+# %% ../nbs/04_threshold.ipynb #787005b2
+@patch
+def index(self:Influence, proportion=None) -> int:
+    "Position of `proportion` (None: the first) in `proportions`."
+    if proportion is None: return 0
+    for k, p in enumerate(self.proportions):
+        if math.isclose(p, proportion, rel_tol=1e-12, abs_tol=0): return k
+    raise ThresholdError(f'proportion {proportion} was not computed; have {self.proportions}')
+
+@patch
+def map(self:Influence, proportion=None) -> torch.Tensor:
+    "The normalised (H, W) influence map at `proportion`."
+    return normalise(self.counts[self.index(proportion)])
+
+@patch
+def table(self:Influence, proportion=None) -> dict:
+    "Per-pixel statistics at `proportion` as a dict of equal-length 1-d tensors (one entry per output pixel)."
+    k = self.index(proportion)
+    i, j = self.pixel_grid()
+    cols = dict(i=i, j=j, count=self.counts[k], i0=self.box[k, 0], i1=self.box[k, 1], j0=self.box[k, 2],
+                j1=self.box[k, 3], box_area=self.box_area[k], fulfillment=self.fulfillment[k],
+                mass=self.mass, centroid_distance=self.centroid_distance)
+    return {c: v.cpu().reshape(-1) for c, v in cols.items()}
 
 # %% ../nbs/04_threshold.ipynb #49babf9a
 def _check_block(pixels, rows, shape, seen, step=1):
@@ -194,8 +204,9 @@ def _prune(out, idx, val, bound):
     keep = val > bound
     return out[keep], idx[keep], val[keep]
 
-def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, total=None,
-                          progress:bool=False, channels:str=RunConfig.channel_norm, sampling_rate:int=1) -> Influence:
+# %% ../nbs/04_threshold.ipynb #17221fdd
+def influence_from_blocks(blocks, shape, proportions=(DEFAULT_PROPORTION,), *, max_abs=None, total=None,
+                          progress:bool=False, channels:str=DEFAULT_CHANNEL_NORM, sampling_rate:int=1) -> Influence:
     "Exact influence maps from a stream of `(pixels, rows)` blocks covering all `shape` = (H, W) output pixels (or a sampled grid)."
     ps = as_proportions(proportions)
     if channels not in CHANNEL_NORMS: raise ThresholdError(f'channels must be one of {CHANNEL_NORMS}, got {channels!r}')
@@ -262,8 +273,8 @@ def influence_from_blocks(blocks, shape, proportions=(0.01,), *, max_abs=None, t
                      mass.reshape(h, w), centroid.reshape(2, h, w), info)
 
 # %% ../nbs/04_threshold.ipynb #5cee5189
-def influence_map(source, image=None, proportions=(0.01,), *, max_abs=None, progress:bool=False,
-                  channels:str=RunConfig.channel_norm, **kwargs) -> Influence:
+def influence_map(source, image=None, proportions=(DEFAULT_PROPORTION,), *, max_abs=None, progress:bool=False,
+                  channels:str=DEFAULT_CHANNEL_NORM, **kwargs) -> Influence:
     "Influence maps at `proportions` from a model + image, a `JacobianStore` (or its path) + image name, or a dense Jacobian."
     if isinstance(source, (str, Path)):
         if not Path(source).exists(): raise ThresholdError(f'source: no Jacobian store at {source}')
@@ -306,7 +317,7 @@ def draw_outlines(ax, label=None, fov=None) -> int:
     return n
 
 # %% ../nbs/04_threshold.ipynb #87e97b05
-_CMAPS = dict(image='gray', prob='viridis', influence='magma', counts='magma', gradient='RdBu_r', mask='gray')
+COLOUR_MAPS = dict(image='gray', prob='viridis', influence='magma', counts='magma', gradient='RdBu_r', mask='gray')
 
 def _with_note(title, image): return f"{title or 'image'} ({display_note(image)})"
 
@@ -319,17 +330,17 @@ def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=T
     a = _as_tensor(a, 'a').detach().float().cpu().numpy()
     if kind == 'gradient':
         v = float(np.abs(a).max()) or 1.
-        im = ax.imshow(a, cmap=_CMAPS[kind], vmin=-v, vmax=v, interpolation='nearest')
+        im = ax.imshow(a, cmap=COLOUR_MAPS[kind], vmin=-v, vmax=v, interpolation='nearest')
     elif kind == 'overlay':
         if image is None: raise ThresholdError("show_map: kind='overlay' needs the image under the map")
         ax.imshow(display_image(image), cmap='gray', vmin=0, vmax=1, interpolation='nearest')
         title = _with_note(title, image)
         im = ax.imshow(a, cmap='magma', alpha=alpha * (a / (a.max() or 1.)), vmin=0, vmax=a.max() or 1.,
                        interpolation='nearest')
-    elif kind in _CMAPS:
+    elif kind in COLOUR_MAPS:
         lim = dict(vmin=0, vmax=1) if kind in ('image', 'prob', 'mask') else {}
-        im = ax.imshow(a, cmap=_CMAPS[kind], interpolation='nearest', **lim)
-    else: raise ThresholdError(f'show_map: unknown kind {kind!r}; use one of {sorted(_CMAPS) + ["overlay"]}')
+        im = ax.imshow(a, cmap=COLOUR_MAPS[kind], interpolation='nearest', **lim)
+    else: raise ThresholdError(f'show_map: unknown kind {kind!r}; use one of {sorted(COLOUR_MAPS) + ["overlay"]}')
     marks = [] if mark is None else [mark] if isinstance(mark[0], numbers.Integral) else list(mark)
     for i, j in marks:
         ax.plot(j, i, 'o', ms=9, mfc='none', mec='lime', mew=1.5)
@@ -343,6 +354,7 @@ def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=T
         if label: cb.set_label(label, fontsize=8)
     return im
 
+# %% ../nbs/04_threshold.ipynb #3b6f10fb
 def plot_influence(inf:Influence, proportion=None, image=None, title:str='', fov=None):
     "Figure of the influence counts at `proportion` (with colour bar), beside the image when given; the field of view `fov` outlined."
     k = inf.index(proportion)
@@ -381,6 +393,7 @@ def read_stats_csv(path) -> dict:
     return {c: torch.tensor([float(r[k]) if c in floats else int(r[k]) for r in body],
                             dtype=torch.float64 if c in floats else torch.int64) for k, c in enumerate(head)}
 
+# %% ../nbs/04_threshold.ipynb #5098b20a
 def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120, fov=None) -> dict:
     "Write NAME_counts.npy, NAME_map.npy, NAME_map.png, NAME_stats.csv (and NAME_counts_sweep.npy) to `maps_dir`."
     maps_dir = Path(maps_dir)
@@ -408,7 +421,7 @@ def load_influence(maps_dir, name:str) -> dict:
                 stats=stats, max_abs=float(stats['max_abs'][0]) if len(stats['max_abs']) else math.nan)
 
 # %% ../nbs/04_threshold.ipynb #a026cb57
-def demo_setup(seed:int=0, size:int=32, width:int=4, steps:int=40, device='cpu'):
+def demo_setup(seed:int=0, size:int=32, width:int=4, steps:int=40, device=DEFAULT_DEVICE):
     "(name, model, image): a small VessNet fitted for `steps` Adam steps to synthetic vessels, and a synthetic image."
     torch.manual_seed(seed)
     model = VessNet(width=width)
@@ -445,7 +458,7 @@ def write_ome_zarr(path, image, prob, inf:Influence, name:str='image') -> Path:
     return path
 
 # %% ../nbs/04_threshold.ipynb #ef2af47b
-def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=False, channels:str=RunConfig.channel_norm) -> dict:
+def store_maps(store, names, proportions=(DEFAULT_PROPORTION,), maps_dir=None, progress:bool=False, channels:str=DEFAULT_CHANNEL_NORM) -> dict:
     "Influence maps of the images `names` of the Jacobian `store`, saved into `maps_dir` when given; {name: InfluenceMap}."
     js, ps, res = JacobianStore(store), as_proportions(proportions), {}
     for name in names:
@@ -454,35 +467,14 @@ def store_maps(store, names, proportions=(0.01,), maps_dir=None, progress:bool=F
         if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.image(name), fov=js.fov(name))
     return res
 
-# %% ../nbs/04_threshold.ipynb #ef2af47c
-def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
-    "Influence maps at `cfg.proportion` of the images the Jacobian stage stored (`jacobian`), into run_dir/maps; the summary."
-    run_dir = new_run_dir(cfg.run_dir)
-    maps_dir, ps = run_file(run_dir, 'maps'), [cfg.proportion]
-    res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir, channels=cfg.channel_norm)
-    js = JacobianStore(jacobian['store'])
-    fovs = {n: f[::r.step, ::r.step] for n, r in res.items() if (f := js.fov(n)) is not None}   # on the map's grid
-    summary = dict(store=jacobian['store'], maps=str(maps_dir), proportions=ps, channel_norm=cfg.channel_norm, images=list(res),
-                   figures=[str(maps_dir/f'{n}_map.png') for n in res],
-                   max_abs={n: r.max_abs for n, r in res.items()},
-                   mean_count={n: r.counts.float().mean((1, 2)).tolist() for n, r in res.items()},
-                   max_count={n: r.counts.amax((1, 2)).tolist() for n, r in res.items()},
-                   mean_count_fov={n: res[n].counts[:, f].float().mean(1).tolist() for n, f in fovs.items()},
-                   previews={n: r.step for n, r in res.items() if r.step > 1},
-                   ome_zarr={n: str(write_ome_zarr(run_file(run_dir, 'ome_zarr')/f'{n}.ome.zarr', js.image(n), js.prob(n), r, n))
-                             for n, r in res.items()} if cfg.ome_zarr else {})
-    update_summary(run_dir, 'threshold', summary)
-    logger.info(f"threshold: {len(res)} influence maps at proportion {cfg.proportion} in {maps_dir}")
-    return summary
-
 # %% ../nbs/04_threshold.ipynb #7a1c0e91
 def _tile_rows(js, name, t):
     "Core rows of tile `t` of `name` on the tile's window (n, [C,] h, w), with whole-image pixel coordinates."
-    shape = (t[5] - t[4], t[7] - t[6])
+    t = as_tile(t)
     for pix, off, win in js._core_windows(tile_group(name, t), t):
-        yield pix, put_windows(win, off - torch.tensor([t[4], t[6]]), (*win.shape[1:-2], *shape))
+        yield pix, put_windows(win, off - torch.tensor([t.a0, t.b0]), (*win.shape[1:-2], t.a1 - t.a0, t.b1 - t.b0))
 
-def stitch_tiles(store, name:str, proportions=(0.01,), channels:str=RunConfig.channel_norm) -> Influence:
+def stitch_tiles(store, name:str, proportions=(DEFAULT_PROPORTION,), channels:str=DEFAULT_CHANNEL_NORM) -> Influence:
     "Exact influence maps of the tiled image `name` of `store` from its tiles, against one whole-image max|J|."
     js, ps = (store if isinstance(store, JacobianStore) else JacobianStore(store)), as_proportions(proportions)
     a = js.attrs(name)
@@ -492,15 +484,15 @@ def stitch_tiles(store, name:str, proportions=(0.01,), channels:str=RunConfig.ch
     counts, boxes = torch.zeros(len(ps), n, dtype=torch.int64), torch.full((len(ps), 4, n), -1, dtype=torch.int64)
     mass, centroid = torch.zeros(n, dtype=torch.float64), torch.full((2, n), math.nan, dtype=torch.float64)
     seen, ts = torch.zeros(n, dtype=torch.bool), [abs_threshold(m, p, torch.float32) for p in ps]
-    for t in a['tiles']:
+    for t in map(as_tile, a['tiles']):
         for pix, rows in _tile_rows(js, name, t):
             out, A = pix[:, 0] * W + pix[:, 1], mag(rows)
             if seen[out].any(): raise ThresholdError(f"{name}: tiles overlap at some core pixels")
             seen[out] = True
-            mass[out], centroid[:, out] = _mass_centroid(A, t[4], t[6])
+            mass[out], centroid[:, out] = _mass_centroid(A, t.a0, t.b0)
             for k, th in enumerate(ts):
                 c, b = _box_from_mask(A > th)
-                counts[k, out], boxes[k, :, out] = c, torch.where(b < 0, b, b + torch.tensor([t[4], t[4], t[6], t[6]])[:, None])
+                counts[k, out], boxes[k, :, out] = c, torch.where(b < 0, b, b + torch.tensor([t.a0, t.a0, t.b0, t.b0])[:, None])
     if not seen.all(): raise ThresholdError(f"{name}: {int((~seen).sum())} output pixels are in no stored tile")
     return Influence(ps, m, counts.reshape(len(ps), H, W), boxes.reshape(len(ps), 4, H, W), mass.reshape(H, W),
                      centroid.reshape(2, H, W), dict(path='tiles', tiles=len(a['tiles'])))

@@ -4,8 +4,7 @@
 
 # %% ../nbs/02_train.ipynb #78c4f5df
 from __future__ import annotations
-import csv, hashlib, inspect, io, json, math, time, warnings
-from dataclasses import fields
+import csv, io, math, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,20 +17,16 @@ from skimage.filters import threshold_otsu
 from skimage.morphology import skeletonize
 from tqdm.auto import tqdm
 
-from .data import (
-    VessMapDataset, IGNORE_LABEL, atomic_write, load_json, load_split, new_run_dir, save_figure, save_json,
-    save_split, split_names, update_summary)
-from .config import RunConfig, VessnbError, DEFAULT_MODEL, run_file, logger
-from .model import (
-    VessNet, CheckpointError, build_model, checkpoint_hash, count_parameters, eval_mode, load_checkpoint, model_device,
-    save_checkpoint, model_class, _read_checkpoint)
+from .data import IGNORE_LABEL, save_figure
+from .core import (DEFAULT_DEVICE, logger, VessnbError, TrainSettings, output_file, atomic_write, save_json)
+from .model import (CheckpointError, eval_mode, load_checkpoint, model_device, save_checkpoint)
+
 
 # %% auto #0
 __all__ = ['COUNTS', 'METRICS', 'VAL_METRICS', 'HISTORY_FIELDS', 'skeleton_of', 'confusion_counts', 'metrics_from_counts',
            'segmentation_metrics', 'roc_auc', 'mean_std', 'score_images', 'predict_dataset', 'evaluate',
            'SegmentationLoss', 'TrainError', 'make_optimizer', 'cudnn_determinism', 'write_history', 'best_epoch',
-           'plot_history', 'curves_path', 'train', 'fit_global_threshold', 'threshold_score', 'evaluate_baseline',
-           'stage_model_arguments', 'training_key', 'train_stage']
+           'plot_history', 'curves_path', 'train', 'fit_global_threshold', 'threshold_score', 'evaluate_baseline']
 
 # %% ../nbs/02_train.ipynb #123b0490
 def _counts(pred:torch.Tensor, target:torch.Tensor):
@@ -268,7 +263,7 @@ def _use_amp(amp, dev:torch.device) -> bool:
 def _resume_state(resume, out_dir, model, opt, sched, scaler) -> tuple[list[dict], float|None, int]:
     "Load checkpoint `resume` (`True`: `out_dir`'s `last.pt`) into model, optimiser, scheduler, scaler; (history, best, start epoch)."
     if not isinstance(resume, bool): path = Path(resume)
-    elif out_dir is not None: path = run_file(out_dir, 'last')
+    elif out_dir is not None: path = output_file(out_dir, 'last')
     else: raise TrainError("resume=True needs out_dir (to find checkpoints/last.pt) or a checkpoint path")
     _, m = load_checkpoint(path, model=model)
     if 'optimizer' not in m: raise CheckpointError(f"{path} has no optimiser state; resume from a last.pt")
@@ -313,13 +308,13 @@ def _save_epoch(out_dir, model, opt, sched, scaler, history:list[dict], best, im
     "After the last epoch of `history`: write the history files, `best.pt` if `improved`, and `last.pt` (with trainer state)."
     write_history(history, out_dir)
     info = dict(meta or {}, epoch=history[-1]['epoch'], history=history, best=best, train_config=config)
-    if improved: save_checkpoint(run_file(out_dir, 'checkpoint'), model, **info)
-    save_checkpoint(run_file(out_dir, 'last'), model, **info, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+    if improved: save_checkpoint(output_file(out_dir, 'checkpoint'), model, **info)
+    save_checkpoint(output_file(out_dir, 'last'), model, **info, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                     scaler=scaler.state_dict())
 
 def curves_path(out_dir) -> Path:
     "Where training draws its curves: `figures/curves.png` in the run folder `out_dir`."
-    return run_file(out_dir, 'figures')/'curves.png'
+    return output_file(out_dir, 'figures')/'curves.png'
 
 def _save_curves(history:list[dict], out_dir, monitor:str='dice') -> None:
     "Save `plot_history(history)` as `curves_path(out_dir)`."
@@ -332,12 +327,13 @@ def _epoch_line(row:dict, epochs:int) -> str:
     val = f", val loss {row['val_loss']:.4f}, val Dice {row['val_dice']:.3f}" if 'val_dice' in row else ''
     return f"train: epoch {row['epoch']}/{epochs}, loss {row['train_loss']:.4f}{val} ({row['time_s']:.1f} s)"
 
-def train(model:nn.Module, train_data, val_data=None, *, epochs:int=RunConfig.epochs, batch_size:int=RunConfig.batch_size,
-          lr:float=RunConfig.lr, weight_decay:float=RunConfig.weight_decay, optimizer:str=RunConfig.optimizer,
-          dice_weight:float=RunConfig.dice_weight, patience:int=RunConfig.patience, factor:float=0.5,
-          amp:bool=RunConfig.amp, channels_last:bool=RunConfig.channels_last, device=RunConfig.device, seed:int=RunConfig.seed,
-          samples_per_epoch:int|None=RunConfig.samples_per_epoch, out_dir=None, resume=False, monitor:str='dice',
-          num_workers:int=0, time_limit:float|None=RunConfig.time_limit, deterministic:bool=True, progress:bool=True,
+# %% ../nbs/02_train.ipynb #44f8085b
+def train(model:nn.Module, train_data, val_data=None, *, epochs:int=TrainSettings.epochs, batch_size:int=TrainSettings.batch_size,
+          lr:float=TrainSettings.lr, weight_decay:float=TrainSettings.weight_decay, optimizer:str=TrainSettings.optimizer,
+          dice_weight:float=TrainSettings.dice_weight, patience:int=TrainSettings.patience, factor:float=0.5,
+          amp:bool=TrainSettings.amp, channels_last:bool=TrainSettings.channels_last, device=DEFAULT_DEVICE, seed:int=TrainSettings.seed,
+          samples_per_epoch:int|None=TrainSettings.samples_per_epoch, out_dir=None, resume=False, monitor:str='dice',
+          num_workers:int=0, time_limit:float|None=TrainSettings.time_limit, deterministic:bool=True, progress:bool=True,
           meta:dict|None=None) -> list[dict]:
     "Train `model` on `train_data` ((image, mask, skeleton) items); returns the per-epoch history (defaults: `RunConfig`'s)."
     _check_train_args(train_data, epochs, batch_size, monitor)
@@ -404,85 +400,3 @@ def evaluate_baseline(baseline:dict, dataset, auc:bool=True) -> dict:
     "Metrics of the global-threshold `baseline` on every (whole) image of `dataset`."
     items = [(threshold_score(img, baseline), mask, skel) for img, mask, skel in (dataset[k] for k in range(len(dataset)))]
     return _scored(items, dataset, baseline['threshold'], auc)
-
-# %% ../nbs/02_train.ipynb #b7a5a8e5
-def _brief(r:dict) -> dict:
-    "Pooled metrics plus per-image mean and std of one `score_images` result, for summary.json."
-    return {**r['pooled'], 'mean': r['mean'], 'std': r['std'], 'threshold': r['threshold'], 'n_images': r['n_images']}
-
-def _baseline(root, split, test_ds, method='best', channels=RunConfig.channels):
-    "The global-threshold baseline fitted on the training images of `split` (the channel mean of several), and its test metrics."
-    plain = VessMapDataset(root, split['train'], channels=channels)
-    bl = fit_global_threshold([plain[k][0].mean(0) for k in range(len(plain))], [plain[k][1] for k in range(len(plain))], method=method)
-    return bl, evaluate_baseline(bl, test_ds)
-
-def stage_model_arguments(cfg:RunConfig, n_channels:int=1) -> dict:
-    "The run's model arguments for data with `n_channels` channels: `in_channels` set to it where the class takes one."
-    kw = cfg.model_arguments()
-    if n_channels == 1 and 'in_channels' not in kw: return kw
-    if kw.get('in_channels', n_channels) != n_channels:
-        raise TrainError(f"model_kwargs: in_channels={kw['in_channels']}, but the data has {n_channels} channel(s) (channels={cfg.channels!r})")
-    if 'in_channels' not in inspect.signature(model_class(cfg.model, allow=(cfg.model,))).parameters:
-        raise TrainError(f"{cfg.model} takes no in_channels argument, and the data has {n_channels} channels; "
-                         "use channels=gray/red/green/blue or a model that takes in_channels")
-    return {**kw, 'in_channels': n_channels}
-
-# %% ../nbs/02_train.ipynb #2e5e0002
-def training_key(cfg:RunConfig, model_kwargs:dict, data:dict) -> str:
-    "SHA-256 of what makes two trainings the same: the training options, seed, device, channels, FOV loss, model arguments, data and split."
-    opts = {f.name: getattr(cfg, f.name) for f in fields(RunConfig) if f.metadata['group'] == 'train' and f.name != 'time_limit'}
-    what = dict(opts, seed=cfg.seed, device=str(cfg.device), fov_loss=cfg.fov_loss, channels=data.get('channels', RunConfig.channels),
-                model_kwargs=model_kwargs, data=str(data['root']), split=data['split'])
-    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
-
-def _resumable(last, key) -> bool:
-    "Does the checkpoint `last` (a last.pt) carry the training key `key`? Logs why not, when it exists."
-    if not Path(last).exists(): return False
-    try: got = _read_checkpoint(last, 'cpu')['meta'].get('training_key')
-    except CheckpointError as e: logger.warning(f'train: {e}; training from scratch'); return False
-    if got != key: logger.info(f'train: {last} was written with other settings; training from scratch'); return False
-    return True
-
-# %% ../nbs/02_train.ipynb #c7a5a8e6
-def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
-    "Train and evaluate a VessNet on `data` (what `data_stage` returned) with the options `cfg`; returns the summary."
-    run_dir, root, split = new_run_dir(cfg.run_dir), Path(data['root']), data['split']
-    if not split['test']: raise TrainError(f"{run_file(run_dir, 'split')}: the test split is empty")
-    ch = data.get('channels', RunConfig.channels)                 # what the data stage kept of colour images
-    train_ds = VessMapDataset(root, split['train'], crop=cfg.crop, augment=True, seed=cfg.seed, channels=ch, fov_loss=cfg.fov_loss)
-    val_ds = VessMapDataset(root, split['val'], channels=ch) if split['val'] else None
-    test_ds = VessMapDataset(root, split['test'], channels=ch)
-    torch.manual_seed(cfg.seed)
-    kwargs = stage_model_arguments(cfg, train_ds.channels)
-    model, t0, key = build_model(cfg.model, **kwargs), time.perf_counter(), training_key(cfg, kwargs, data)
-    if not resume and _resumable(run_file(run_dir, 'last'), key):
-        resume = True; logger.info(f"train: resuming from {run_file(run_dir, 'last')}, left by an interrupted run with the same settings")
-    hist = train(model, train_ds, val_ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                 patience=cfg.patience, optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, amp=cfg.amp,
-                 channels_last=cfg.channels_last, device=cfg.device, seed=cfg.seed, samples_per_epoch=cfg.samples_per_epoch,
-                 out_dir=run_dir, resume=resume, time_limit=cfg.time_limit, meta=dict(data=str(root), training_key=key))
-    wall, best_path = time.perf_counter() - t0, run_file(run_dir, 'checkpoint')
-    best, meta = load_checkpoint(best_path, map_location=cfg.device, allow=(cfg.model,))
-    probs = {}                                          # the test probabilities, for re-scoring without the model
-    test = evaluate(best, test_ds, probabilities=probs)
-    with atomic_write(run_file(run_dir, 'probabilities'), 'wb') as f: np.savez_compressed(f, **probs)
-    bl, bl_test = _baseline(root, split, test_ds, channels=ch)
-    save_json(dict(model=test, baseline={**bl, **bl_test}), run_file(run_dir, 'evaluation'))
-    values = dict(data=str(root), split_sizes={k: len(split[k]) for k in ('train', 'val', 'test')},
-                  model=cfg.model, model_kwargs=kwargs, channels=ch, in_channels=train_ds.channels, width=cfg.width if cfg.model == DEFAULT_MODEL else None,
-                  parameters=count_parameters(best), epochs=len(hist), best_epoch=meta['epoch'],
-                  crop=cfg.crop, batch_size=cfg.batch_size, lr=cfg.lr, samples_per_epoch=cfg.samples_per_epoch,
-                  optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, patience=cfg.patience, weight_decay=cfg.weight_decay,
-                  time_limit=cfg.time_limit, fov_loss=cfg.fov_loss, fov_loss_used=train_ds.fov_loss, amp_requested=cfg.amp, amp=meta['train_config']['amp'], channels_last=cfg.channels_last,
-                  device=str(cfg.device), seed=cfg.seed, wall_time_s=round(wall, 1), checkpoint=str(best_path),
-                  checkpoint_sha256=checkpoint_hash(best_path), test=_brief(test),
-                  test_fov=_brief(test['fov']) if 'fov' in test else None, probabilities=str(run_file(run_dir, 'probabilities')),
-                  baseline=dict(method=bl['method'], polarity=bl['polarity'], fit_threshold=bl['threshold'],
-                                train_dice=bl['train_dice'], test=_brief(bl_test),
-                                test_fov=_brief(bl_test['fov']) if 'fov' in bl_test else None),
-                  beats_baseline=test['pooled']['dice'] > bl_test['pooled']['dice'],
-                  figure=str(curves_path(run_dir).relative_to(run_dir)), resumed=bool(resume))
-    update_summary(run_dir, 'train', values)
-    logger.info(f"train: best epoch {meta['epoch']}, test Dice {test['pooled']['dice']:.3f} "
-                f"(global threshold {bl_test['pooled']['dice']:.3f}), {wall:.0f} s")
-    return values

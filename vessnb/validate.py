@@ -12,21 +12,20 @@ import torch
 import matplotlib.pyplot as plt
 from scipy.ndimage import distance_transform_edt
 
-from .data import (save_figure, new_run_dir, update_summary, load_mask, mask_path, image_path, load_image, load_fov,
-                         crop_box, crop_to, MissingDataError, CropTooLargeError)
-from .model import VessNet, vessel_probability, load_checkpoint, model_spec, CheckpointError
+from .data import (save_figure, load_mask, mask_path, crop_box, crop_to, MissingDataError, CropTooLargeError)
+from .model import (model_spec, CheckpointError)
 from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target, row_shape
-from .threshold import show_map, influence_map, normalise, load_influence, demo_setup, draw_outlines
+from .threshold import (show_map, influence_map, normalise, load_influence, draw_outlines)
 from .train import score_images
-from .jacobian import stage_model
-from .config import RunConfig, VessnbError, run_file, logger
+from .core import (VessnbError)
+
 
 # %% auto #0
 __all__ = ['ERROR_COLOURS', 'ValidateError', 'panel_figure', 'error_map', 'show_errors', 'check_coords', 'choose_coords',
            'as_batch1', 'image_row_shape', 'validation_figure', 'finite_difference_check', 'batch_gradients',
            'smoothgrad', 'integrated_gradients', 'correlation', 'compare_attributions', 'comparison_figure',
            'influence_table', 'summary_figure', 'finite_difference_figure', 'explained_label', 'model_label',
-           'validate_images', 'worst_images', 'worst_images_figure', 'validate_stage']
+           'validate_images', 'worst_images', 'worst_images_figure']
 
 # %% ../nbs/05_validate.ipynb #ae1349e8
 class ValidateError(VessnbError, ValueError):
@@ -111,6 +110,7 @@ def image_row_shape(image) -> tuple:
     "Shape of one Jacobian row of `image` (H, W) or (C, H, W): (H, W) for one channel, else (C, H, W)."
     return row_shape(as_batch1(image))
 
+# %% ../nbs/05_validate.ipynb #1acad201
 def validation_figure(image, prob, influence, rows, coords, title:str|None=None, label=None, fov=None):
     "Image | p(vessel) | errors | influence map | gradient row per coordinate | influence over image; `label` and `fov` outlined (errors need a label)."
     coords = check_coords(coords, image.shape)
@@ -219,6 +219,7 @@ def compare_attributions(model, image, pixel, n:int=16, sigma:float=0.15, steps:
                 corr_abs_smoothgrad=correlation(exact.abs(), sg.abs()),
                 corr_abs_integrated_gradients=correlation(exact.abs(), ig.abs()))
 
+# %% ../nbs/05_validate.ipynb #e664017d
 def comparison_figure(image, comparison:dict, title:str|None=None, label=None, fov=None):
     "Image | exact row | SmoothGrad | Integrated Gradients for the pixel of `comparison`; settings and correlations in titles."
     c, px, st = comparison, comparison['pixel'], comparison['settings']
@@ -254,6 +255,7 @@ def _binned_mean(x, y, edges):
         if (k == b).any(): mean[b] = y[k == b].double().mean()
     return mean
 
+# %% ../nbs/05_validate.ipynb #8ae68145
 def summary_figure(tables:dict, bins:int=8):
     "Three panels over images (`tables`: name -> `influence_table`): vessel vs background, vs distance, vs probability."
     fig, axs = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -406,33 +408,3 @@ def worst_images_figure(rows:list[dict], title:str|None=None):
                    dict(a=r['prob'], kind='prob', title='p(vessel)', **truth),
                    dict(draw=show_errors, prob=r['prob'], label=r['label'], fov=r.get('fov'))]
     return panel_figure(panels, title=title, ncols=3)
-
-# %% ../nbs/05_validate.ipynb #98c61f35
-def _worst_test_images(train:dict, figures_dir, who:str, n:int=3) -> dict:
-    "`worst_images` of the training stage's test probabilities, their figure in `figures_dir`; none without the probabilities."
-    path, root = train.get('probabilities'), train.get('data')
-    if not path or not Path(path).is_file() or not root:
-        logger.warning(f'validate: no test probabilities of the training stage ({path}); no worst test images'); return dict(worst_images=[])
-    with np.load(path) as z: probs = {k: z[k] for k in z.files}
-    worst, rows = worst_images(probs, root, n), []
-    for w in worst:
-        img = load_image(image_path(root, w['name']), train.get('channels', RunConfig.channels))
-        rows.append(w | dict(image=img, prob=probs[w['name']], label=load_mask(mask_path(root, w['name'])),
-                             fov=load_fov(root, w['name'], img.shape[-2:])))
-    fig = worst_images_figure(rows, title=f'worst test images (lowest Dice) — {who}')
-    f = save_figure(fig, Path(figures_dir)/'worst_test_images.png'); plt.close(fig)
-    return dict(worst_images=worst, worst_images_figure=str(f))
-
-def validate_stage(cfg:RunConfig, jacobian:dict, threshold:dict, train:dict) -> dict:
-    "Validation figures of the images the Jacobian stage stored (labels from the training data), for the model the training stage handed on; its worst test images; the summary."
-    run_dir = new_run_dir(cfg.run_dir)
-    model, _ = stage_model(train, cfg.device)
-    try: summary = validate_images(model.eval(), jacobian['store'], jacobian['images'], run_file(run_dir, 'figures'),
-                                   threshold['maps'], seed=cfg.seed, data_root=train.get('data'))
-    except ValidateError as e:
-        update_summary(run_dir, 'validate', {'finite_differences_ok': False, 'error': str(e)}); raise
-    summary |= _worst_test_images(train, run_file(run_dir, 'figures'), model_label(model))
-    if summary.get('worst_images_figure'): summary['figures'].append(summary['worst_images_figure'])
-    update_summary(run_dir, 'validate', summary)
-    logger.info(f"validate: {len(summary['figures'])} figures, finite differences agree (worst {summary['finite_differences_worst']:.1e} of max|J|)")
-    return summary
