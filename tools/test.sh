@@ -20,6 +20,7 @@ tmp_before=$(tmp_listing)
 finish() {  # runs on every exit: remove the suite's folder, then say what (if anything) was left in $host_tmp
   local rc=$?
   trap - EXIT INT TERM
+  if [[ -n ${wheel_pid:-} ]]; then kill -- -"$wheel_pid" 2>/dev/null; wait "$wheel_pid" 2>/dev/null; fi   # a wheel check still running
   rm -rf "$suite"
   local new mine=() others=() e
   new=$(comm -13 <(echo "$tmp_before") <(tmp_listing))
@@ -87,6 +88,16 @@ browser() {  # the explorer's browser test needs Debian's chromium; install it w
   return 0
 }
 step "browser for the explorer test (chromium)" browser
+# The wheel check builds, installs and runs the package in a folder and a venv of its own, mostly pip on one core:
+# it starts now and runs beside the notebooks (their scheduler sees the core it uses), and is reported last.
+wheel_name="wheel in a fresh venv, run from another folder (beside the notebooks)"
+t_wheel=$SECONDS
+set -m; ( hang_guard 3600 "the wheel check" bash tools/wheel_check.sh > "$suite/wheel.log" 2>&1; echo $? > "$suite/wheel.rc" ) &
+wheel_pid=$!; set +m
+wheel_step() {
+  wait "$wheel_pid"; wheel_pid=
+  cat "$suite/wheel.log"; return "$(cat "$suite/wheel.rc" 2>/dev/null || echo 1)"
+}
 # The real VessMap copy: $VESSNB_VESSMAP (the name vessnb.data.VESSMAP_ENV owns), else ../shared/vessmap beside the
 # clone. When there is one, the cells flagged `real` run (and fail, not skip, if the copy cannot be read).
 if [[ -z ${VESSNB_VESSMAP:-} && -d ../shared/vessmap/images ]]; then export VESSNB_VESSMAP="$(cd ../shared/vessmap && pwd)"; fi
@@ -100,7 +111,7 @@ step "notebooks run (nbdev_test's rules, flags: $flags) and processed for the do
 if [[ $flags == *real* ]]; then echo "real-data tests: $real_cells cells flagged real ran on $VESSNB_VESSMAP"
 else echo "real-data tests: 0 of $real_cells cells flagged real ran (no VessMap copy: set VESSNB_VESSMAP)"; fi
 step "smoke run of the pipeline (record notebooks)" smoke
-step "wheel in a fresh venv, run from another folder" hang_guard 3600 "the wheel check" bash tools/wheel_check.sh
+step "$wheel_name (started $((SECONDS - t_wheel)) s ago)" wheel_step
 echo
 if ((failed)); then printf 'failed step: %s\n' "${failures[@]}"; fi
 echo "steps: $passed passed, $failed failed"

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument('--proportion', type=float, default=None, help="threshold proportion (default: the first run's)")
     cmp.add_argument('--explain-size', '--explain_size', type=int, default=None, help="side of the explained crops (default: the first run's)")
     cmp.add_argument('--notebooks', action=argparse.BooleanOptionalAction, default=False, help='record notebooks of the sub-runs')
+    cmp.add_argument('--allow-model', '--allow_model', action='append', default=[], metavar='CLASS',
+                     help="a model class (import path) beyond vessnb's and MONAI's that the runs were trained with; repeat for several")
     _add_options(cmp, only=('fresh',))
     return top
 
@@ -77,11 +79,12 @@ def config_from_args(a:argparse.Namespace) -> RunConfig:
     given = {f.name: getattr(a, f.name) for f in fields(RunConfig) if hasattr(a, f.name)}
     if a.command in ('explain', 'segment'): given['run_dir'] = a.out
     base = {}
-    if getattr(a, 'config', None): base = RunConfig.load(a.config).to_dict()
+    allow = (given['model'],) if 'model' in given else ()          # a class the user names; a file names none
+    if getattr(a, 'config', None): base = RunConfig.load(a.config, allow).to_dict()
     elif a.command in STAGES and a.command != 'data':
         rd = given.get('run_dir')
         if rd is None: raise ConfigError(f'vessnb {a.command} needs --run-dir (an existing run folder)')
-        if run_file(rd, 'config').exists(): base = RunConfig.load(run_file(rd, 'config')).to_dict()
+        if run_file(rd, 'config').exists(): base = RunConfig.load(run_file(rd, 'config'), allow).to_dict()
     return RunConfig.from_dict({**base, **given}).check()
 
 # %% ../nbs/14_cli.ipynb #22bc42c3
@@ -122,7 +125,8 @@ def _compare_cli(a) -> int:
         fresh = getattr(a, 'fresh', RunConfig.fresh)
         claim = check_folder(out, 'compare', runs, fresh)
         if fresh: remove_results(out)
-        s = compare_runs(a.runs, out, proportion=a.proportion, explain_size=a.explain_size, notebooks=a.notebooks, fresh=fresh)
+        s = compare_runs(a.runs, out, proportion=a.proportion, explain_size=a.explain_size, notebooks=a.notebooks, fresh=fresh,
+                         allow=tuple(a.allow_model))
         update_summary(out, 'folder', claim)
     print(table_markdown(s), end='')
     print(f"vessnb: comparison in {a.out}: summary.json, figures/ ({len(s['figures'])} figures)")

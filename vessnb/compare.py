@@ -25,23 +25,24 @@ __all__ = ['CompareError', 'maps_figure', 'distributions_figure', 'compare_runs'
 class CompareError(VessnbError, ValueError):
     "Runs that cannot be compared (too few, unfinished, or without the images to explain); the message names the run."
 
-def _run_records(runs) -> dict:
-    "{label: summary} for the run folders `runs`, each with data and training results."
+def _run_records(runs, allow=()) -> dict:
+    "{label: summary} for the run folders `runs`, each with data and training results and options whose model is trusted or in `allow`."
     if len(runs) < 2: raise CompareError(f'compare needs two or more run folders, got {len(runs)}')
     out = {}
     for r in map(Path, runs):
         s = load_summary(r)
         if s is None or 'data' not in s or 'train' not in s:
             raise CompareError(f"{r}: not a finished run (its summary.json has no data and train results)")
+        RunConfig.load(run_file(r, 'config'), allow)       # before any work: a file never chooses which code is imported
         label, k = r.name, 2
         while label in out: label, k = f'{r.name}-{k}', k + 1
         out[label] = s | {'folder': str(r)}
     return out
 
 # %% ../nbs/13_compare.ipynb #f273e53d
-def _explain_with(label, record, data, out, proportion, explain_size, notebooks, fresh=False):
+def _explain_with(label, record, data, out, proportion, explain_size, notebooks, fresh=False, allow=()):
     "The threshold-stage summary of the images of `data` explained with run `record`'s model in `out/models/label`."
-    base = RunConfig.load(run_file(record['folder'], 'config'))
+    base = RunConfig.load(run_file(record['folder'], 'config'), allow)
     cfg = base.replace(run_dir=str(Path(out)/'models'/label), proportion=proportion, explain_size=explain_size,
                        notebooks=notebooks, progress=False, scheduler=None, workers=0, sampling_rate=1, fresh=fresh)
     s = run_pipeline(cfg, ['jacobian', 'threshold'], given={'data': data, 'train': record['train']})
@@ -107,15 +108,16 @@ def distributions_figure(tables:dict, vessels:dict, distances:dict, proportion:f
     return fig
 
 # %% ../nbs/13_compare.ipynb #f43575d1
-def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=None, notebooks:bool=False, fresh:bool=False) -> dict:
+def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=None, notebooks:bool=False, fresh:bool=False,
+                 allow=()) -> dict:
     "Explain the first run's explained images with every run's model; figures, table and summary in `out`."
-    records, out = _run_records(runs), Path(out)
+    records, out = _run_records(runs, allow), Path(out)
     first = next(iter(records.values()))
-    base = RunConfig.load(run_file(first['folder'], 'config'))
+    base = RunConfig.load(run_file(first['folder'], 'config'), allow)
     proportion = base.proportion if proportion is None else proportion
     explain_size = base.explain_size if explain_size is None else explain_size
     data = first['data']
-    subs = {l: _explain_with(l, r, data, out, proportion, explain_size, notebooks, fresh) for l, r in records.items()}
+    subs = {l: _explain_with(l, r, data, out, proportion, explain_size, notebooks, fresh, allow) for l, r in records.items()}
     names = list(data['explain'])
     js0 = JacobianStore(next(iter(subs.values()))['jacobian']['store'])
     tables, vessels, distances, figures, sources = {l: [] for l in subs}, {l: [] for l in subs}, {l: [] for l in subs}, [], set()

@@ -4,11 +4,11 @@
 
 # %% ../nbs/10_config.ipynb #6b6bf323
 from __future__ import annotations
-import dataclasses, importlib.util, json, os, re, shutil, socket, time, contextlib
+import dataclasses, importlib.util, json, math, os, re, shutil, socket, time, contextlib
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 from fastcore.basics import patch
-from .core import (check_proportion, METHODS, MODES, DEFAULT_MODEL, DEFAULT_TARGET, COLOUR_CHANNELS, CHANNEL_NORMS, LAYOUTS, DEFAULT_CHANNELS,
+from .core import (check_proportion, is_trusted, METHODS, MODES, DEFAULT_MODEL, DEFAULT_TARGET, COLOUR_CHANNELS, CHANNEL_NORMS, LAYOUTS, DEFAULT_CHANNELS,
                    DEFAULT_CHANNEL_NORM, DEFAULT_PROPORTION, DEFAULT_DEVICE, DEFAULT_DISK_CHECK, TrainSettings, OUTPUT_FILES, VessnbError, ConfigError,
                    atomic_write, save_json, load_json, int_list, logger)
 
@@ -146,11 +146,14 @@ def from_dict(cls:RunConfig, d:dict, where:str='options') -> RunConfig:
     return cls(**d)
 
 @patch(cls_method=True)
-def load(cls:RunConfig, path) -> RunConfig:
-    "The options saved in `path` (a run's config.json)."
+def load(cls:RunConfig, path, allow=()) -> RunConfig:
+    "The options saved in `path` (a run's config.json); its model class must be trusted or named by the user (`allow`)."
     try: d = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e: raise ConfigError(f'{path}: cannot read run options ({e})') from None
-    return cls.from_dict(d, where=str(path))
+    cfg = cls.from_dict(d, where=str(path))
+    if not is_trusted(cfg.model, allow):       # a file never chooses code: nothing is imported
+        raise ConfigError(f"{path}: its model {cfg.model!r} is not a class vessnb trusts; to use it, name it yourself (vessnb run --model {cfg.model}, or compare --allow-model)")
+    return cfg
 
 @patch
 def to_dict(self:RunConfig) -> dict:
@@ -184,7 +187,12 @@ def _check_counts(cfg):
     if not 0 <= cfg.seed < 2**32: raise ConfigError(f'seed must lie in 0 .. 2**32 - 1 (numpy and torch seeds), got {cfg.seed}')
     if cfg.threads is not None and cfg.threads < 1: raise ConfigError(f'threads must be at least 1, got {cfg.threads}')
     if cfg.workers < 0: raise ConfigError(f'workers must be 0 or more, got {cfg.workers}')
-    if cfg.lr <= 0: raise ConfigError(f'lr must be positive, got {cfg.lr}')
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0): raise ConfigError(f'lr must be a positive number, got {cfg.lr}')
+    for k in ('weight_decay', 'dice_weight'):            # finite and >= 0: nan and negative weights train nothing sensible
+        if not (math.isfinite(getattr(cfg, k)) and getattr(cfg, k) >= 0): raise ConfigError(f'{k} must be a number >= 0, got {getattr(cfg, k)}')
+    if cfg.time_limit is not None and not (math.isfinite(cfg.time_limit) and cfg.time_limit > 0):
+        raise ConfigError(f'time_limit must be a positive number of seconds, got {cfg.time_limit}')
+    if cfg.chunk_size is not None and cfg.chunk_size < 1: raise ConfigError(f'chunk_size must be at least 1, got {cfg.chunk_size}')
 
 def _check_sizes(cfg):
     "Crops, explained sizes, tiles, regions and supports that an image can have."
@@ -195,7 +203,10 @@ def _check_sizes(cfg):
     if e is not None and e != 0 and e < 16: raise ConfigError(f'explain_size must be 0 (whole images) or at least 16 px, got {e}')
     if e and cfg.data is None and e > cfg.synthetic_size:
         raise ConfigError(f'explain_size ({e}) is larger than the synthetic images ({cfg.synthetic_size})')
-    if cfg.region is not None: int_list(cfg.region, 'region', (4,))
+    if cfg.region is not None:
+        i0, j0, h, w = int_list(cfg.region, 'region', (4,))
+        if cfg.data is None and (i0 + h > cfg.synthetic_size or j0 + w > cfg.synthetic_size or not h or not w):
+            raise ConfigError(f'region {cfg.region} is not inside the {cfg.synthetic_size} px synthetic images')
     if cfg.tile is not None and cfg.tile < 16: raise ConfigError(f'tile must be at least 16 px, got {cfg.tile}')
     if cfg.support is not None: int_list(cfg.support, 'support', (1, 4))
 

@@ -11,9 +11,9 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'LAYOUTS',
            'DEFAULT_CHANNELS', 'DEFAULT_CHANNEL_NORM', 'DEFAULT_PROPORTION', 'DEFAULT_DEVICE', 'DEFAULT_DISK_CHECK',
-           'OUTPUT_FILES', 'logger', 'VessnbError', 'ConfigError', 'int_list', 'check_proportion', 'TrainSettings',
-           'output_file', 'current_umask', 'atomic_write', 'UnreadableJSONError', 'jsonable', 'save_json', 'load_json',
-           'hash_files', 'log_to', 'Progress', 'torch_threads']
+           'TRUSTED_MODELS', 'OUTPUT_FILES', 'logger', 'VessnbError', 'ConfigError', 'int_list', 'check_proportion',
+           'is_trusted', 'TrainSettings', 'output_file', 'current_umask', 'atomic_write', 'UnreadableJSONError',
+           'jsonable', 'save_json', 'load_json', 'hash_files', 'log_to', 'Progress', 'torch_threads']
 
 # %% ../nbs/00_core.ipynb #b1f382fd
 METHODS = ('auto', 'batched', 'colour')   # Jacobian methods; vessnb.jacobian implements them
@@ -55,6 +55,13 @@ def check_proportion(p, name:str='proportion', error=ConfigError) -> float:
     except (TypeError, ValueError): raise error(f'{name} must be a number in [0, 1], got {p!r}') from None
     if not 0 <= v <= 1: raise error(f'{name} must lie in [0, 1], got {p!r}')     # also catches nan
     return v
+
+# %% ../nbs/00_core.ipynb #e2a2a1a8
+TRUSTED_MODELS = ('vessnb.model.', 'monai.networks.nets.')   # class-path prefixes a file may name by itself
+
+def is_trusted(path, allow=()) -> bool:
+    "May the model class at import path `path` be imported: vessnb's or MONAI's (`TRUSTED_MODELS`), or named by the user (`allow`)?"
+    return isinstance(path, str) and (path in tuple(allow) or path.startswith(TRUSTED_MODELS))
 
 # %% ../nbs/00_core.ipynb #625f2267
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import (DEFAULT_DEVICE, DEFAULT_MODEL, VessnbError, atomic_write)
+from .core import (DEFAULT_DEVICE, DEFAULT_MODEL, VessnbError, atomic_write, is_trusted)
 
 
 # %% auto #0
-__all__ = ['CHECKPOINT_FORMAT', 'TRUSTED_MODELS', 'conv_bn', 'ResidualBlock', 'match_size', 'VessNet', 'count_parameters',
-           'eval_mode', 'model_device', 'as_batch', 'vessel_probability', 'receptive_field', 'gradient_support',
-           'CheckpointError', 'model_class', 'build_model', 'model_spec', 'save_checkpoint', 'read_checkpoint',
-           'load_checkpoint', 'checkpoint_hash']
+__all__ = ['CHECKPOINT_FORMAT', 'conv_bn', 'ResidualBlock', 'match_size', 'VessNet', 'count_parameters', 'eval_mode',
+           'model_device', 'as_batch', 'vessel_probability', 'receptive_field', 'gradient_support', 'CheckpointError',
+           'model_class', 'build_model', 'model_spec', 'save_checkpoint', 'read_checkpoint', 'load_checkpoint',
+           'checkpoint_hash']
 
 # %% ../nbs/01_model.ipynb #3fd5d9df
 def conv_bn(cin, cout, stride=1):
@@ -159,7 +159,6 @@ def gradient_support(model:nn.Module, image:torch.Tensor, pixels) -> torch.Tenso
 
 # %% ../nbs/01_model.ipynb #f139001e
 CHECKPOINT_FORMAT = 'vessnb-checkpoint-v1'   # `arch` is a class path (files that say 'VessNet' are VessNet's)
-TRUSTED_MODELS = ('vessnb.model.', 'monai.networks.nets.')   # class-path prefixes a checkpoint may name by itself
 
 class CheckpointError(VessnbError, ValueError):
     "A checkpoint file that cannot be used: corrupt, not a vessnb checkpoint, or for another model."
@@ -176,7 +175,7 @@ def _plain(obj, where='meta'):
 # %% ../nbs/01_model.ipynb #f139001f
 def model_class(path:str, allow=()) -> type:
     "The `nn.Module` class at import path `path` ('package.module.Class'), if it is trusted (`TRUSTED_MODELS`) or in `allow`."
-    if not isinstance(path, str) or not (path in allow or path.startswith(TRUSTED_MODELS)):
+    if not is_trusted(path, allow):
         raise CheckpointError(f"model class {path!r} is not trusted: name it (vessnb run --model, or allow=) to use it")
     module, _, name = path.rpartition('.')
     try: cls = getattr(importlib.import_module(module), name)

@@ -43,10 +43,11 @@ STAGES = {s.name: s for s in (
     Stage('train', 'vessnb.stages:train_stage', '02_train', ('data',), ('checkpoint', 'last', 'evaluation', 'probabilities'),
           reads=(('data', ('root', 'split', 'channels')),), options=_TRAINING, swaps=True),   # not which images are explained
     Stage('jacobian', 'vessnb.stages:jacobian_stage', '03_jacobian', ('data', 'train'), ('store',), repairs=True,
-          options=('crop', 'explain_size', 'region', 'target', 'method', 'mode', 'sampling_rate', 'support', 'tile', 'device')),
+          options=('crop', 'explain_size', 'region', 'target', 'method', 'mode', 'sampling_rate', 'support', 'tile', 'device',
+                   'model')),   # the model: the class its checkpoint may name
     Stage('threshold', 'vessnb.stages:threshold_stage', '04_threshold', ('jacobian',), ('maps', 'ome_zarr'),
           options=('proportion', 'channel_norm', 'ome_zarr')),
-    Stage('validate', 'vessnb.stages:validate_stage', '05_validate', ('jacobian', 'threshold', 'train'), options=('device', 'seed')),
+    Stage('validate', 'vessnb.stages:validate_stage', '05_validate', ('jacobian', 'threshold', 'train'), options=('device', 'seed', 'model')),
     Stage('explorer', 'vessnb.stages:explorer_stage', '07_explorer', ('data', 'jacobian'), ('explorer',),
           options=('proportion', 'channel_norm')))}
 DISTRIBUTED_JACOBIAN = 'vessnb.stages:distributed_stage'
@@ -394,7 +395,7 @@ def segment(cfg:RunConfig, checkpoint, paths) -> dict:
         claim = check_folder(run_dir, 'segment', handed_digest({'data': data, 'train': given}), cfg.fresh)
         if cfg.fresh: remove_results(run_dir)
         update_summary(run_dir, 'folder', claim)
-        model, chash = stage_model(given, cfg.device)
+        model, chash = stage_model(given, cfg.device, allow=(cfg.model,))
         out, per = run_file(run_dir, 'segmentation'), {}
         out.mkdir(parents=True, exist_ok=True)
         for name, path in data['explain'].items():

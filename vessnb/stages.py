@@ -216,10 +216,10 @@ def check_channels(model, img, path, channels):
     if want != got: raise JacobianError(f"{path}: {got} channel(s) under channels={channels!r}, but the model takes {want}; "
                                         "read the images as it was trained (--channels)")
 
-def stage_model(train:dict, device='cpu') -> tuple[nn.Module, str]:
+def stage_model(train:dict, device='cpu', allow=()) -> tuple[nn.Module, str]:
     "The model of the checkpoint the training stage handed on (see `stage_checkpoint`), and the checkpoint's hash."
     ckpt, chash = stage_checkpoint(train)
-    return load_checkpoint(ckpt, map_location=device, allow=(train.get('model', DEFAULT_MODEL),))[0], chash
+    return load_checkpoint(ckpt, map_location=device, allow=allow)[0], chash      # the class: trusted, or the user's (`allow`)
 
 # %% ../nbs/11_stages.ipynb #379b4bbc
 PER_IMAGE = ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_pixels', 'n_backward', 'chunk_size', 'seconds_total', 'max_abs')
@@ -253,7 +253,7 @@ def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     "Extract and store the Jacobians of the images `data['explain']` for the model `train['checkpoint']`; returns the summary."
     run_dir, files = new_folder(cfg.run_dir), data['explain']
     if not files: raise JacobianError("no images to explain: the data stage's test split is empty or n_explain is 0")
-    model, chash = stage_model(train, cfg.device)
+    model, chash = stage_model(train, cfg.device, allow=(cfg.model,))
     js, crop = JacobianStore(run_file(run_dir, 'store')), None if cfg.region is not None else explained_size(cfg)
     rewritten = [n for n, path in files.items() if _explain_image(cfg, js, model, chash, n, path, data, train, crop)]
     for n in js.names():                 # kept: the images of this model (a cache for other choices of images); gone: the rest
@@ -302,7 +302,7 @@ def _worst_test_images(train:dict, figures_dir, who:str, n:int=3) -> dict:
 def validate_stage(cfg:RunConfig, jacobian:dict, threshold:dict, train:dict) -> dict:
     "Validation figures of the images the Jacobian stage stored (labels from the training data), for the model the training stage handed on; its worst test images; the summary."
     run_dir = new_folder(cfg.run_dir)
-    model, _ = stage_model(train, cfg.device)
+    model, _ = stage_model(train, cfg.device, allow=(cfg.model,))
     try: summary = validate_images(model.eval(), jacobian['store'], jacobian['images'], run_file(run_dir, 'figures'),
                                    threshold['maps'], seed=cfg.seed, data_root=train.get('data'))
     except ValidateError as e:
@@ -350,7 +350,7 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     client, cluster = _client(cfg)
     try: res = explain_dataset(Path(train['checkpoint']), data['root'], run_file(run_dir, 'store'), client=client,
                                names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
-                               chunk_size=cfg.chunk_size, progress=False, allow=(train.get('model', DEFAULT_MODEL),), target=cfg.target,
+                               chunk_size=cfg.chunk_size, progress=False, allow=(cfg.model,), target=cfg.target,
                                channels=data.get('channels', DEFAULT_CHANNELS), region=region, support=cfg.support,
                                disk_check=cfg.disk_check, tile=cfg.tile)
     finally:
