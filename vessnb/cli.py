@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_cli.ipynb #2e2c409f
 from __future__ import annotations
-import argparse, hashlib, json, sys
+import argparse, contextlib, hashlib, json, signal, sys, threading
 from dataclasses import fields
 from pathlib import Path
 import vessnb
@@ -13,7 +13,7 @@ from .config import RunConfig, run_file, run_lock, remove_results, update_summar
 from .pipeline import STAGES, run_pipeline, explain, segment, check_folder
 
 # %% auto #0
-__all__ = ['SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'build_parser', 'config_from_args', 'vessnb_cli']
+__all__ = ['SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'build_parser', 'config_from_args', 'Stopped', 'vessnb_cli']
 
 # %% ../nbs/14_cli.ipynb #6253a45a
 def _add_options(p, skip=(), only=None):
@@ -90,10 +90,33 @@ def config_from_args(a:argparse.Namespace) -> RunConfig:
 # %% ../nbs/14_cli.ipynb #22bc42c3
 USER_ERRORS = (VessnbError, FileNotFoundError)     # every error class of vessnb derives from `VessnbError`
 
+class Stopped(BaseException):
+    "A signal (SIGTERM, SIGHUP) asked the command to stop; `args[0]` is its exit status, 128 + the signal's number."
+
+def _stop(signum, frame): raise Stopped(128 + signum, signal.Signals(signum).name)
+
+@contextlib.contextmanager
+def _stoppable():
+    "Inside the block SIGTERM and SIGHUP raise `Stopped`, so every lock and temporary is released on the way out."
+    if threading.current_thread() is not threading.main_thread(): yield; return     # only the main thread may set handlers
+    old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try: yield
+    finally:
+        for s, h in old.items(): signal.signal(s, h)
+
 def vessnb_cli(argv=None):
     "Entry point of the `vessnb` console command."
     argv = list(sys.argv[1:] if argv is None else argv)
     def fail(msg): print(f'vessnb: error: {msg}', file=sys.stderr); sys.exit(2)
+    try:
+        with _stoppable(): return _command(argv, fail)
+    except (KeyboardInterrupt, Stopped) as e:
+        code, why = (e.args[0], e.args[1]) if isinstance(e, Stopped) else (130, 'SIGINT')
+        print(f'vessnb: stopped ({why}): what was finished is kept; the same command again goes on from there', file=sys.stderr)
+        sys.exit(code)
+
+def _command(argv, fail) -> int:
+    "Parse `argv` and run its command; a user error ends in `fail` (one line, status 2)."
     try:
         a = build_parser().parse_args(argv)
         if a.command == 'compare': return _compare_cli(a)

@@ -284,35 +284,49 @@ def result_options() -> list[str]:
     "The options that can change what a stage makes (all but those declared `result=False`)."
     return [f.name for f in fields(RunConfig) if f.metadata['result']]
 
-# %% ../nbs/10_config.ipynb #1ccc0002
+# %% ../nbs/10_config.ipynb #2abf644e
 class RunLockedError(VessnbError, RuntimeError):
-    "Another live process holds the run folder's lock."
+    "Another live process holds the run folder's lock, or a lock that cannot be judged; the message says what to do."
+
+def _started_ticks(pid) -> int | None:
+    "When process `pid` started (clock ticks since boot, /proc/PID/stat field 22); None where unknown."
+    try: return int(Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[19])
+    except (OSError, ValueError, IndexError): return None
 
 def _lock_holder(path) -> dict | None:
-    "The holder {pid, host, started} of the lock file `path` while its process lives on this host (or another one); None when stale."
-    try: h = json.loads(Path(path).read_text())
+    "The holder {pid, host, started, ticks} of the lock file `path` unless it is provably gone (None); `unreadable` when it cannot be read."
+    try: h = json.loads(Path(path).read_text()); int(h['pid'])
     except FileNotFoundError: return None
-    except (OSError, ValueError): return {'pid': '?', 'host': '?', 'started': '?'}   # unreadable: never guess it stale
-    if h.get('host') != socket.gethostname(): return h                               # cannot see that process: held
+    except (OSError, ValueError, KeyError, TypeError): return {'unreadable': True}   # never guess such a lock stale
+    if h.get('host') != socket.gethostname(): return h                     # another machine's process: it cannot be seen
     try: os.kill(int(h['pid']), 0)
     except ProcessLookupError: return None
-    except PermissionError: pass                                                     # alive, another user's
+    except PermissionError: pass                                           # alive, another user's
+    if h.get('ticks') is not None and _started_ticks(h['pid']) not in (None, h['ticks']): return None   # the PID was reused
     return h
 
+def _held(run_dir, path, h:dict) -> str:
+    "What to say of the lock `h` (file `path`) of `run_dir`: who holds it, and what the user can do."
+    if h.get('unreadable'): return f"{path} is a lock file that cannot be read; if no vessnb command is running on {run_dir}, delete it"
+    if h.get('host') != socket.gethostname():
+        return f"{run_dir} is in use by process {h['pid']} on host {h.get('host')} (since {h.get('started')}); if that run is over, delete {path}"
+    return f"{run_dir} is in use by process {h['pid']} on {h['host']} (since {h.get('started')}); wait for it to finish, or use another --run-dir"
+
+# %% ../nbs/10_config.ipynb #8dd20331
 @contextlib.contextmanager
 def run_lock(run_dir):
     "Hold `run_dir`'s lock for the block: `RunLockedError` while another live process holds it; a stale lock is taken over."
     path = run_file(run_dir, 'lock')
     with atomic_write(path.with_name(f'.{path.name}.{os.getpid()}'), 'w') as f:
-        json.dump(dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime('%Y-%m-%d %H:%M:%S')), f)
+        json.dump(dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime('%Y-%m-%d %H:%M:%S'),
+                       ticks=_started_ticks(os.getpid())), f)
     mine = path.with_name(f'.{path.name}.{os.getpid()}')
     try:
         for _ in range(3):
             try: os.link(mine, path); break                          # atomic: exactly one process creates the lock
             except FileExistsError:
                 h = _lock_holder(path)
-                if h is not None: raise RunLockedError(f"{run_dir} is in use by process {h['pid']} on {h['host']} (since {h['started']}); "
-                                                       "wait for it to finish, or use another --run-dir") from None
+                if h is not None: raise RunLockedError(_held(run_dir, path, h)) from None
                 logger.warning(f'{path}: stale lock of a process that is gone; taken over')
                 path.unlink(missing_ok=True)
         else: raise RunLockedError(f'{path}: could not take the lock')

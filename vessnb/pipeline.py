@@ -8,7 +8,7 @@ import contextlib, hashlib, json, os, shutil, sys, tempfile, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 import importlib
-from .core import VessnbError, ConfigError, log_to, torch_threads, save_json, load_json, logger, hash_files, jsonable
+from .core import VessnbError, ConfigError, UnreadableJSONError, log_to, torch_threads, save_json, load_json, logger, hash_files, jsonable
 from .config import (RunConfig, RUN_FILES, run_file, run_lock, remove_temporaries, check_run_dir, update_summary, load_summary,
                            in_folder, resolved,
                            remove_results)
@@ -211,8 +211,12 @@ class Recorder:
         self.km.start_kernel(cwd=os.getcwd(), env=env, extra_arguments=['--Application.log_level=ERROR'])
         return self
     def __exit__(self, *exc):
-        self.km.shutdown_kernel(now=True)
-        shutil.rmtree(Path(self.km.ip).parent, ignore_errors=True)
+        try: self.km.shutdown_kernel(now=True)
+        except BaseException:                    # Ctrl-C inside the client's event loop leaves it unusable: stop the process itself
+            proc = getattr(getattr(self.km, 'provisioner', None), 'process', None)
+            if proc is not None: proc.kill(); proc.wait()
+            with contextlib.suppress(BaseException): self.km.cleanup_connection_file()
+        finally: shutil.rmtree(Path(self.km.ip).parent, ignore_errors=True)
 
 # %% ../nbs/12_pipeline.ipynb #ba70df58
 def _record(self:Recorder, stage:str, inputs:dict) -> dict:
@@ -224,6 +228,7 @@ def _record(self:Recorder, stage:str, inputs:dict) -> dict:
     try: pm.execute_notebook(record_notebook(self.cfg, stage, inputs), str(out), km=self.km, kernel_name='python3',
                              progress_bar=False, request_save_on_cell_execute=False, log_output=False)
     except pm.PapermillExecutionError as e:
+        if e.ename == 'KeyboardInterrupt': raise KeyboardInterrupt from None     # Ctrl-C reached the kernel first
         raise PipelineError(f'stage {stage} failed: {e.ename}: {e.evalue} (record: {out})') from None
     finally: follow.done.set(); follow.join()
     return load_summary(self.cfg.run_dir)[stage]
@@ -242,7 +247,10 @@ def folder_kind(summary:dict) -> str | None:
 
 def check_folder(run_dir, kind:str, inputs:str|None=None, fresh:bool=False) -> dict:
     "Refuse `run_dir` for `kind` (or 'stages': a one-stage command) made from `inputs` if it holds other results, unless `fresh`; the `folder` record to keep."
-    summary = load_json(run_file(run_dir, 'summary'), {})
+    try: summary = load_json(run_file(run_dir, 'summary'), {})
+    except UnreadableJSONError as e:                      # nothing can be kept of a folder whose record is unreadable
+        if not fresh: raise ConfigError(f'{e}: add --fresh to start the folder afresh (its results go), or repair the file') from None
+        summary = {}
     had, made_from = folder_kind(summary), summary.get('folder', {}).get('inputs')
     if kind == 'stages': kind, inputs = (had if had in ('run', 'explain') else 'run'), made_from if had else None
     if had is not None and not fresh and (had != kind or inputs != made_from and None not in (inputs, made_from)):
