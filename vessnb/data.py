@@ -71,15 +71,25 @@ IGNORE_LABEL = -100    # a training mask's value outside the field of view (with
 VESSMAP_FOLDERS = ('images', 'labels', 'skeletons', 'fov')   # a VessMap folder: images, masks, optional centre lines and FOV
 NNUNET_FOLDERS = ('imagesTr', 'labelsTr')                     # the nnU-Net raw folders vessnb reads
 
+def _stack(path, n, what) -> str:
+    return (f'{path}: a stack of {n} {what}; vessnb reads one 2-D image (gray or colour) per file: '
+            'save the page you want as a file of its own')
+
 def _read_array(path):
     "Raw pixel array of `path` (TIFF via tifffile, others via Pillow); `DataError` naming the file on failure."
     path = Path(path)
     if not path.is_file(): raise MissingDataError(f'{path}: file does not exist')
     try:
-        if path.suffix.lower() in ('.tif', '.tiff'): return np.asarray(tifffile.imread(path))
+        if path.suffix.lower() in ('.tif', '.tiff'):
+            with tifffile.TiffFile(path) as tf:
+                if len(tf.pages) > 1: raise UnreadableFileError(_stack(path, len(tf.pages), 'TIFF pages'))
+                return np.asarray(tf.asarray())
         with Image.open(path) as im:
+            if getattr(im, 'n_frames', 1) > 1: raise UnreadableFileError(_stack(path, im.n_frames, 'frames'))
             im.load()
             if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
+            elif im.mode in ('CMYK', 'YCbCr', 'LAB', 'HSV'): im = im.convert('RGB')   # as displayed (Adobe's inverted CMYK included)
+            elif im.mode in ('LA', 'PA'): im = im.convert('L')                      # gray with alpha: the gray
             return np.asarray(im)
     except DataError: raise
     except Exception as e: raise UnreadableFileError(f'{path}: cannot read image ({type(e).__name__}: {e})') from e
