@@ -38,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress', 'tile', 'fresh')   # the run options `vessnb segment` uses
 CHECK_DATA_OPTIONS = ('channels', 'layout')                                                # ... and `vessnb check-data`
 
+# %% ../nbs/14_cli.ipynb #377c5354
 def build_parser() -> argparse.ArgumentParser:
     "The `vessnb` command's parser, generated from `RunConfig` and `STAGES`."
     top = _Parser(prog='vessnb', allow_abbrev=False, description='Segment vessels and explain every output pixel with exact input gradients.')
@@ -115,6 +116,7 @@ def vessnb_cli(argv=None):
         print(f'vessnb: stopped ({why}): what was finished is kept; the same command again goes on from there', file=sys.stderr)
         sys.exit(code)
 
+# %% ../nbs/14_cli.ipynb #5633ed18
 def _command(argv, fail) -> int:
     "Parse `argv` and run its command; a user error ends in `fail` (one line, status 2)."
     try:

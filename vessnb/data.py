@@ -94,6 +94,7 @@ def _read_array(path):
     except DataError: raise
     except Exception as e: raise UnreadableFileError(f'{path}: cannot read image ({type(e).__name__}: {e})') from e
 
+# %% ../nbs/00_data.ipynb #a99b8336
 def _select_channels(a, path, channels:str=DEFAULT_CHANNELS, warn=True):
     "What `channels` keeps of a raw array: (H, W) for gray/red/green/blue, (C, H, W) for 'all'."
     if channels not in COLOUR_CHANNELS: raise DataError(f"channels must be one of {', '.join(COLOUR_CHANNELS)}, got {channels!r}")

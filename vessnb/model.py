@@ -191,18 +191,21 @@ def build_model(path:str=DEFAULT_MODEL, **kwargs) -> nn.Module:
     model.vessnb_model = dict(cls=path, kwargs=_plain(kwargs, 'model arguments'))
     return model
 
+def _class_path(model) -> str: return f'{type(model).__module__}.{type(model).__qualname__}'
+
 def model_spec(model:nn.Module) -> tuple[str, dict]:
     "(class path, constructor kwargs) that rebuild `model`: VessNet's config, or what `build_model` recorded."
     if isinstance(model, VessNet): return DEFAULT_MODEL, dict(model.config)
     spec = getattr(model, 'vessnb_model', None)
-    if spec is None: raise CheckpointError(f"a {type(model).__name__} made outside vessnb cannot be checkpointed: make it with "
+    if spec is None: raise CheckpointError(f"a {type(model).__name__} made outside vessnb has no recorded constructor arguments: make it with "
                                            f"build_model('{type(model).__module__}.{type(model).__qualname__}', **kwargs)")
     return spec['cls'], dict(spec['kwargs'])
 
 # %% ../nbs/01_model.ipynb #f1390020
 def save_checkpoint(path, model:nn.Module, **meta) -> Path:
-    "Atomically save `model`'s weights, class path and constructor arguments plus `meta` (plain values) to `path`."
-    arch, config = model_spec(model)
+    "Atomically save `model`'s weights, class path and constructor arguments (None where unknown) plus `meta` (plain values) to `path`."
+    try: arch, config = model_spec(model)
+    except CheckpointError: arch, config = _class_path(model), None    # made outside vessnb: it loads into an instance given
     ckpt = dict(format=CHECKPOINT_FORMAT, arch=arch, config=config,
                 state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()}, meta=_plain(meta))
     with atomic_write(path, 'wb') as f: torch.save(ckpt, f)
@@ -235,11 +238,15 @@ def load_checkpoint(path, map_location=DEFAULT_DEVICE, model:nn.Module|None=None
     "Load a checkpoint: `(model, meta)`, a new model (of a trusted or `allow`ed class) in eval mode unless `model` is given."
     ckpt, new = read_checkpoint(path, map_location), model is None
     arch, cfg = ckpt['arch'], ckpt['config']
+    if new and cfg is None:
+        raise CheckpointError(f"checkpoint {path}: its {arch} was saved without constructor arguments (made outside vessnb); "
+                              "load it into an instance: load_checkpoint(path, model=...)")
     if not new:
-        got_arch, got_cfg = model_spec(model)
+        try: got_arch, got_cfg = model_spec(model)
+        except CheckpointError: got_arch, got_cfg = _class_path(model), {}
         if got_arch != arch: raise CheckpointError(f"checkpoint {path} holds a {arch}, not a {got_arch}")
         expect = {**got_cfg, **expect}
-    bad = {k: (v, cfg.get(k)) for k, v in expect.items() if cfg.get(k) != v}
+    bad = {k: (v, cfg.get(k)) for k, v in expect.items() if cfg.get(k) != v} if cfg is not None else {}
     if bad:
         raise CheckpointError(f"checkpoint {path} is for another model: " +
                               ', '.join(f"{k}={got!r} (expected {want!r})" for k, (want, got) in bad.items()))
