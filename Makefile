@@ -25,7 +25,7 @@ run: setup
 	@echo "make run: the whole pipeline on the synthetic default into runs/$(RUN)/ -- about a minute and a half on a quiet 2-core CPU (85 s measured, README), longer while the machine is busy"
 	$(BIN)/vessnb run --run-dir runs/$(RUN) $(RUN_ARGS)
 
-## make test: export and clean checks, README, every notebook run and processed for the docs, smoke run, wheel check;
+## make test: export and clean checks, README, every notebook run and processed for the docs, wheel check (with the smoke run);
 ## load-proof (hang guards only), leaves nothing in $$TMPDIR, prints each step's time and the total last (tools/test.sh)
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" bash tools/test.sh

@@ -67,15 +67,6 @@ hang_guard() {  # hang_guard SECONDS WHAT COMMAND... : a limit only a hang reach
   if ((rc == 124)); then echo "HUNG: $what ran longer than $limit s (a hang guard, not a time limit: quiet runs take minutes)"; fi
   return $rc
 }
-smoke() {
-  local d; d=$(mktemp -d)
-  # whole 72 x 72 images are explained (--explain-size 0): more than the 4,096 pixels the explorer keeps in one
-  # file, so its rows go into band files, which check_run.py looks for
-  hang_guard 3600 "the smoke run (vessnb run)" vessnb run --run-dir "$d/run" --epochs 1 --width 4 --crop 32 --explain-size 0 \
-      --n-explain 1 --n-synthetic 8 --synthetic-size 72 --no-progress &&
-  python tools/check_run.py "$d/run"
-  local rc=$?; rm -rf "$d"; return $rc
-}
 step "nbdev_export leaves vessnb/ unchanged" unchanged vessnb -- nbdev_export
 step "nbdev_clean leaves nbs/ unchanged" unchanged nbs -- nbdev_clean
 step "README.md is generated from nbs/index.ipynb" python tools/readme.py --check
@@ -88,8 +79,9 @@ browser() {  # the explorer's browser test needs Debian's chromium; install it w
   return 0
 }
 step "browser for the explorer test (chromium)" browser
-# The wheel check builds, installs and runs the package in a folder and a venv of its own, mostly pip on one core:
-# it starts now and runs beside the notebooks (their scheduler sees the core it uses), and is reported last.
+# The wheel check builds, installs and runs the package in a folder and a venv of its own (its `vessnb run` is the
+# smoke run of the whole pipeline, checked by tools/check_run.py), mostly pip on one core: it starts now and runs
+# beside the notebooks (their scheduler sees the core it uses), and is reported last.
 wheel_name="wheel in a fresh venv, run from another folder (beside the notebooks)"
 t_wheel=$SECONDS
 set -m; ( hang_guard 3600 "the wheel check" bash tools/wheel_check.sh > "$suite/wheel.log" 2>&1; echo $? > "$suite/wheel.rc" ) &
@@ -110,7 +102,6 @@ if [[ -n ${VESSNB_VESSMAP:-} ]]; then flags="slow real"; fi
 step "notebooks run (nbdev_test's rules, flags: $flags) and processed for the docs" python tools/docs.py --flags "$flags"
 if [[ $flags == *real* ]]; then echo "real-data tests: $real_cells cells flagged real ran on $VESSNB_VESSMAP"
 else echo "real-data tests: 0 of $real_cells cells flagged real ran (no VessMap copy: set VESSNB_VESSMAP)"; fi
-step "smoke run of the pipeline (record notebooks)" smoke
 step "$wheel_name (started $((SECONDS - t_wheel)) s ago)" wheel_step
 echo
 if ((failed)); then printf 'failed step: %s\n' "${failures[@]}"; fi
