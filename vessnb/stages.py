@@ -226,7 +226,8 @@ PER_IMAGE = ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_p
 
 def jacobian_summary(cfg:RunConfig, train:dict, js, names, chash:str, crop, **engine) -> dict:
     "The Jacobian stage's result, whichever engine made it (`engine`: its own entries): the store, the model, the settings, each image."
-    per = {n: {k: js.attrs(n).get(k) for k in PER_IMAGE} | {'method_reason': method_reason(cfg.method, js.attrs(n))} for n in names}
+    attrs = {n: js.attrs(n) for n in names}                          # each image's attributes, read once
+    per = {n: {k: a.get(k) for k in PER_IMAGE} | {'method_reason': method_reason(cfg.method, a)} for n, a in attrs.items()}
     return {**dict(store=str(js.path), checkpoint=str(train['checkpoint']), checkpoint_hash=chash, method=cfg.method, mode=cfg.mode,
                    target=cfg.target, crop=crop, region=cfg.region, sampling_rate=cfg.sampling_rate, tile=cfg.tile,
                    device=str(cfg.device), images=list(names), per_image=per, rewritten=[],
