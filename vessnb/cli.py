@@ -4,16 +4,17 @@
 
 # %% ../nbs/14_cli.ipynb #2e2c409f
 from __future__ import annotations
-import argparse, contextlib, hashlib, json, signal, sys, threading
+import argparse, contextlib, errno, hashlib, io, json, signal, sys, threading
 from dataclasses import fields
 from pathlib import Path
 import vessnb
-from .core import VessnbError, ConfigError
+from .core import VessnbError, ConfigError, disk_full, printable
 from .config import RunConfig, run_file, run_lock, remove_results, update_summary, check_run_dir
 from .pipeline import STAGES, run_pipeline, explain, segment, check_folder
 
 # %% auto #0
-__all__ = ['SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'build_parser', 'config_from_args', 'Stopped', 'vessnb_cli']
+__all__ = ['SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'build_parser', 'config_from_args', 'Stopped', 'vessnb_cli',
+           'run_cli']
 
 # %% ../nbs/14_cli.ipynb #6253a45a
 def _add_options(p, skip=(), only=None):
@@ -91,6 +92,12 @@ def config_from_args(a:argparse.Namespace) -> RunConfig:
 # %% ../nbs/14_cli.ipynb #22bc42c3
 USER_ERRORS = (VessnbError, FileNotFoundError)     # every error class of vessnb derives from `VessnbError`
 
+def _one_line(e) -> str:
+    "The one line a user error `e` is shown as; a data set's problems (`check-data` shows them all): the first one and their number."
+    ps = getattr(e, 'problems', None)
+    if ps: return str(ps[0]) + (f' (and {len(ps) - 1} more problems: `vessnb check-data {e.root}` lists them all)' if len(ps) > 1 else '')
+    return str(e).splitlines()[0] if isinstance(e, ConfigError) else str(e)
+
 class Stopped(BaseException):
     "A signal (SIGTERM, SIGHUP) asked the command to stop; `args[0]` is its exit status, 128 + the signal's number."
 
@@ -108,7 +115,7 @@ def _stoppable():
 def vessnb_cli(argv=None):
     "Entry point of the `vessnb` console command."
     argv = list(sys.argv[1:] if argv is None else argv)
-    def fail(msg): print(f'vessnb: error: {msg}', file=sys.stderr); sys.exit(2)
+    def fail(msg): print(f'vessnb: error: {printable(msg)}', file=sys.stderr); sys.exit(2)
     try:
         with _stoppable(): return _command(argv, fail)
     except (KeyboardInterrupt, Stopped) as e:
@@ -119,6 +126,7 @@ def vessnb_cli(argv=None):
 # %% ../nbs/14_cli.ipynb #5633ed18
 def _command(argv, fail) -> int:
     "Parse `argv` and run its command; a user error ends in `fail` (one line, status 2)."
+    a = None
     try:
         a = build_parser().parse_args(argv)
         if a.command == 'compare': return _compare_cli(a)
@@ -128,11 +136,23 @@ def _command(argv, fail) -> int:
         elif a.command == 'segment': summary = segment(cfg, a.checkpoint, a.images)
         elif a.command == 'run': summary = run_pipeline(cfg, a.stages.split(',') if a.stages else None)
         else: summary = run_pipeline(cfg, [a.command])
-    except USER_ERRORS as e: fail(str(e).splitlines()[0] if isinstance(e, ConfigError) else str(e))
+    except USER_ERRORS as e: fail(str(e) if a is not None and a.command == 'check-data' else _one_line(e))
+    except OSError as e:                 # a full disk where no writer of vessnb knew more: the file, or the folder written to
+        if e.errno != errno.ENOSPC: raise
+        fail(str(disk_full(e.filename or getattr(a, 'run_dir', None) or getattr(a, 'out', None) or '.')))
     run = Path(cfg.run_dir)
     print(f'vessnb: results in {run}: summary.json, run.log' + (', notebooks/' if cfg.notebooks else ''))
     if 'explorer' in summary: print(f"vessnb: explorer: {summary['explorer']['path']} (open it in a browser)")
     return 0
+
+# %% ../nbs/14_cli.ipynb #659113a0
+def run_cli(*argv) -> tuple[int, str]:
+    "Run `vessnb ARGV...` in this process: (its exit status, what it printed on stderr and stdout)."
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        try: code = vessnb_cli([str(a) for a in argv])
+        except SystemExit as e: code = e.code
+    return code or 0, err.getvalue() + out.getvalue()
 
 # %% ../nbs/14_cli.ipynb #22bc42c5
 def _check_data_cli(a) -> int:
@@ -143,7 +163,8 @@ def _check_data_cli(a) -> int:
 
 def _compare_cli(a) -> int:
     "`vessnb compare`: the comparison of the runs `a.runs` in `a.out`."
-    from vessnb.compare import compare_runs, table_markdown
+    from vessnb.compare import compare_runs, table_markdown, run_records
+    run_records(a.runs, tuple(a.allow_model))               # the runs are checked before --out is made
     out = check_run_dir(a.out)
     with run_lock(out):
         runs = hashlib.sha256(json.dumps([str(Path(r).resolve()) for r in a.runs]).encode()).hexdigest()

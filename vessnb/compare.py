@@ -19,13 +19,13 @@ from .jacobian import JacobianStore
 from .validate import explained_label
 
 # %% auto #0
-__all__ = ['CompareError', 'maps_figure', 'distributions_figure', 'compare_runs', 'table_markdown']
+__all__ = ['CompareError', 'run_records', 'maps_figure', 'distributions_figure', 'compare_runs', 'table_markdown']
 
 # %% ../nbs/13_compare.ipynb #2de12dd8
 class CompareError(VessnbError, ValueError):
     "Runs that cannot be compared (too few, unfinished, or without the images to explain); the message names the run."
 
-def _run_records(runs, allow=()) -> dict:
+def run_records(runs, allow=()) -> dict:
     "{label: summary} for the run folders `runs`, each with data and training results and options whose model is trusted or in `allow`."
     if len(runs) < 2: raise CompareError(f'compare needs two or more run folders, got {len(runs)}')
     out = {}
@@ -111,7 +111,7 @@ def distributions_figure(tables:dict, vessels:dict, distances:dict, proportion:f
 def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=None, notebooks:bool=False, fresh:bool=False,
                  allow=()) -> dict:
     "Explain the first run's explained images with every run's model; figures, table and summary in `out`."
-    records, out = _run_records(runs, allow), Path(out)
+    records, out = run_records(runs, allow), Path(out)
     first = next(iter(records.values()))
     base = RunConfig.load(run_file(first['folder'], 'config'), allow)
     proportion = base.proportion if proportion is None else proportion

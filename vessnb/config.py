@@ -28,7 +28,8 @@ UPPER_BOUNDS = dict(epochs=100_000, width=1024, batch_size=65_536, samples_per_e
 RUN_LAYER = ('config', 'stages', 'pipeline', 'compare', 'cli')   # the run layer's modules; every other one is library
 RUN_FILES = dict(OUTPUT_FILES, config='config.json', summary='summary.json', split='split.json', log='run.log', data='data',
                  evaluation='evaluation.json', probabilities='test_probabilities.npz', notebooks='notebooks',
-                 segmentation='segmentation', ome_zarr='ome.zarr', lock='run.lock', training='training')   # the library's output files, and the run's own
+                 segmentation='segmentation', ome_zarr='ome.zarr', lock='run.lock', training='training',
+                 kernel='kernel')   # the library's output files, and the run's own (kernel: only the record kernel's temporary .kernel-* folders)
 
 def run_file(run_dir, key:str) -> Path:
     "The path of the run folder's `key` file (a key of `RUN_FILES`)."
@@ -79,7 +80,8 @@ class RunConfig:
     data: str = option(None, 'data: a VessMap folder, an nnU-Net raw folder, or a .json/.csv list of image/label pairs (default: a synthetic set made in the run folder)', group='data')
     n_synthetic: int = option(40, 'images in the synthetic data set (when no --data)', group='data')
     synthetic_size: int = option(128, 'side of the synthetic images, px', group='data')
-    channels: str = option(DEFAULT_CHANNELS, "what to keep of colour images: gray (luma), one of red/green/blue, or all (a multi-channel model)",
+    channels: str = option(DEFAULT_CHANNELS, "what to keep of colour images: gray (luma), one of red/green/blue, or all (a multi-channel model); "
+                           "of stacks (multi-page TIFFs, animated GIFs): page:K, page K from 0, as gray",
                            choices=COLOUR_CHANNELS, group='data')
     layout: str = option('auto', 'layout of --data (auto: detected)', choices=('auto',) + LAYOUTS, group='data')
     fov_loss: bool = option(True, 'restrict the training loss to the field-of-view masks, when the data has them', group='train')
@@ -220,6 +222,7 @@ def _check_environment(cfg):
     if (cfg.workers or cfg.scheduler) and importlib.util.find_spec('distributed') is None:
         raise ConfigError('workers / scheduler need Dask: pip install "vessnb[dask]"')
     if cfg.data is not None and not Path(cfg.data).exists(): raise ConfigError(f'data folder or list {cfg.data} does not exist')
+    if cfg.data is not None: _check_data_sizes(cfg)
 
 @patch
 def check(self:RunConfig) -> RunConfig:
@@ -241,6 +244,20 @@ def model_arguments(self:RunConfig) -> dict:
     except ValueError as e: raise ConfigError(f'model_kwargs is not valid JSON ({e}): {self.model_kwargs!r}') from None
     if not isinstance(kw, dict): raise ConfigError(f'model_kwargs must be a JSON object, got {self.model_kwargs!r}')
     return {'width': self.width, **kw} if self.model == DEFAULT_MODEL else kw
+
+# %% ../nbs/10_config.ipynb #11568a1e
+def _check_data_sizes(cfg):
+    "The training crop, the explained size and region fit every image of the data (their sizes read from the files' headers)."
+    from vessnb.data import image_sizes, DataError
+    try: sizes = image_sizes(cfg.data)
+    except DataError: return                                    # what is wrong with the data itself: the data stage says
+    box = int_list(cfg.region, 'region', (4,)) if cfg.region is not None else None
+    for n, (H, W) in sizes.items():
+        where = f'the {H}x{W} image {n!r} of {cfg.data}'
+        if box and (box[0] + box[2] > H or box[1] + box[3] > W): raise ConfigError(f'region {cfg.region} is not inside {where}')
+        for k in ('crop', 'explain_size'):
+            if (getattr(cfg, k) or 0) > min(H, W): raise ConfigError(f'{k} ({getattr(cfg, k)}) is larger than {where}')
+
 
 # %% ../nbs/10_config.ipynb #8003931f
 def _check_device(device):

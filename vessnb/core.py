@@ -4,23 +4,28 @@
 
 # %% ../nbs/00_core.ipynb #ff1a3df7
 from __future__ import annotations
-import contextlib, hashlib, json, logging, os, sys, tempfile, time
+import contextlib, errno, hashlib, json, logging, os, re, shutil, sys, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'LAYOUTS',
            'DEFAULT_CHANNELS', 'DEFAULT_CHANNEL_NORM', 'DEFAULT_PROPORTION', 'DEFAULT_DEVICE', 'DEFAULT_DISK_CHECK',
-           'TRUSTED_MODELS', 'OUTPUT_FILES', 'logger', 'VessnbError', 'ConfigError', 'int_list', 'check_proportion',
-           'is_trusted', 'TrainSettings', 'output_file', 'current_umask', 'atomic_write', 'UnreadableJSONError',
-           'jsonable', 'save_json', 'load_json', 'hash_files', 'log_to', 'Progress', 'torch_threads']
+           'TRUSTED_MODELS', 'OUTPUT_FILES', 'logger', 'page_of', 'VessnbError', 'ConfigError', 'int_list',
+           'check_proportion', 'is_trusted', 'TrainSettings', 'output_file', 'printable', 'current_umask',
+           'atomic_write', 'DiskFullError', 'disk_full', 'UnreadableJSONError', 'jsonable', 'save_json', 'load_json',
+           'hash_files', 'log_to', 'Progress', 'torch_threads']
 
 # %% ../nbs/00_core.ipynb #b1f382fd
 METHODS = ('auto', 'batched', 'colour')   # Jacobian methods; vessnb.jacobian implements them
 DEFAULT_MODEL = 'vessnb.model.VessNet'    # the model a run trains unless told otherwise (vessnb.model)
 DEFAULT_TARGET = 'prob[1]'                # what a run differentiates unless told otherwise (vessnb.jacobian.Target)
 MODES = ('exact',)                        # Jacobian modes
-COLOUR_CHANNELS = ('gray', 'red', 'green', 'blue', 'all')   # what a run keeps of a colour image (vessnb.data)
+class _Channels(tuple):
+    "The channel choices; 'page:K' stands for every page K = 0, 1, ... of a stack (a multi-page TIFF, an animated image), read as gray."
+    def __contains__(self, v): return v in self[:-1] or page_of(v) is not None
+
+COLOUR_CHANNELS = _Channels(('gray', 'red', 'green', 'blue', 'all', 'page:K'))   # what a run keeps of an image (vessnb.data)
 CHANNEL_NORMS = ('max', 'l2')   # magnitude of a multi-channel input pixel's gradient: max |g_c| or sqrt(sum g_c^2)
 LAYOUTS = ('vessmap', 'list', 'nnunet')   # data layouts vessnb.data reads: folders images/labels/, a CSV/JSON list, nnU-Net raw
 DEFAULT_CHANNELS = 'gray'     # what is kept of a colour image unless told otherwise (one of COLOUR_CHANNELS)
@@ -29,6 +34,12 @@ DEFAULT_PROPORTION = 0.01     # the threshold: the fraction of max|J| an input p
 DEFAULT_DEVICE = 'cpu'        # where models run unless told otherwise
 DEFAULT_DISK_CHECK = True     # an extraction whose store would not fit on the disk is refused before it starts
 
+
+# %% ../nbs/00_core.ipynb #bf89dc4a
+def page_of(channels) -> int | None:
+    "The page K of the channel choice 'page:K', or None for any other choice."
+    m = re.fullmatch(r'page:(\d+)', channels) if isinstance(channels, str) else None
+    return int(m[1]) if m else None
 
 # %% ../nbs/00_core.ipynb #ae9adf23
 class VessnbError(Exception):
@@ -90,23 +101,50 @@ def output_file(folder, key:str) -> Path:
     return Path(folder)/OUTPUT_FILES[key]
 
 # %% ../nbs/00_core.ipynb #6b919429
+def printable(text) -> str:
+    "`text` (a path, a message) as it can be printed and saved: bytes of a file name that are not UTF-8 shown as \\xNN."
+    return os.fsencode(str(text)).decode('utf-8', 'backslashreplace')
+
 def current_umask() -> int:
     "The process's umask (read by setting and restoring it)."
     m = os.umask(0); os.umask(m); return m
 
 @contextlib.contextmanager
 def atomic_write(path, mode='wb'):
-    "Open a temporary file beside `path`; on success rename it to `path`, on error delete it."
+    "Open a temporary file beside `path`; on success rename it to `path`, on error delete it (a full disk: `DiskFullError`)."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    f = None
     try:
-        with os.fdopen(fd, mode) as f: yield f
+        with _Counted(os.fdopen(fd, mode)) as f: yield f
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno == errno.ENOSPC: raise disk_full(path, f.written if f else None) from None
         raise
+
+# %% ../nbs/00_core.ipynb #df901d0f
+class DiskFullError(VessnbError, OSError):
+    "The disk ran out of room while writing: the message names the path, the bytes needed and the bytes free."
+    def __str__(self): return str(self.args[-1])       # the message alone, without '[Errno 28]'
+
+def disk_full(path, needed:int|None=None) -> DiskFullError:
+    "The `DiskFullError` of writing `path`: `needed` bytes (at least; None: unknown) and the bytes free there now."
+    free = shutil.disk_usage(next(p for p in (Path(path), *Path(path).parents) if p.exists())).free
+    need = f'at least {needed:,} bytes' if needed else 'more room'
+    return DiskFullError(errno.ENOSPC, f'{path}: no space left on the device: writing it needs {need}, {free:,} bytes are free; '
+                                       'free some space and run again (what is finished is kept)')
+
+class _Counted:
+    "A file that counts the bytes (or characters) handed to `write`."
+    def __init__(self, f): self.f, self.written = f, 0
+    def write(self, b): self.written += len(b); return self.f.write(b)
+    def __getattr__(self, k): return getattr(self.f, k)
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.f.close()
+
 
 # %% ../nbs/00_core.ipynb #0ba8b832
 class UnreadableJSONError(VessnbError, ValueError):
@@ -130,7 +168,7 @@ def load_json(path, default=None):
     path = Path(path)
     if not path.exists(): return default
     try: return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise UnreadableJSONError(f'{path}: not valid JSON ({e})') from e
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e: raise UnreadableJSONError(f'{path}: not valid JSON ({e})') from None
 
 
 # %% ../nbs/00_core.ipynb #a8507ef3

@@ -17,7 +17,7 @@ from skimage.morphology import skeletonize
 from skimage.draw import line
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
-from .core import (COLOUR_CHANNELS, LAYOUTS, DEFAULT_CHANNELS, VessnbError, atomic_write, save_json, load_json)
+from .core import (COLOUR_CHANNELS, LAYOUTS, DEFAULT_CHANNELS, VessnbError, atomic_write, save_json, load_json, printable, page_of)
 
 
 # %% auto #0
@@ -26,11 +26,11 @@ __all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'IGNORE_LABEL', 'VESSMAP_FOLDERS', 'NNUNET
            'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError',
            'DatasetCheckError', 'save_figure', 'new_folder', 'load_image', 'load_mask', 'is_image_file', 'name_problem',
            'detect_layout', 'data_index', 'image_path', 'mask_path', 'skeleton_path', 'fov_path', 'list_names',
-           'load_item', 'load_fov', 'image_channels', 'check_dataset', 'read_split_files', 'split_names', 'save_split',
-           'load_split', 'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays', 'VessMapDataset',
-           'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap', 'synthetic_set',
-           'item_stats', 'dataset_stats', 'display_range', 'display_image', 'display_note', 'plot_samples',
-           'stats_table', 'find_vessmap', 'plot_comparison']
+           'load_item', 'load_fov', 'image_channels', 'image_sizes', 'check_dataset', 'read_split_files', 'split_names',
+           'save_split', 'load_split', 'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays',
+           'VessMapDataset', 'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap',
+           'synthetic_set', 'item_stats', 'dataset_stats', 'display_range', 'display_image', 'display_note',
+           'plot_samples', 'stats_table', 'find_vessmap', 'plot_comparison']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -72,21 +72,24 @@ VESSMAP_FOLDERS = ('images', 'labels', 'skeletons', 'fov')   # a VessMap folder:
 NNUNET_FOLDERS = ('imagesTr', 'labelsTr')                     # the nnU-Net raw folders vessnb reads
 
 def _stack(path, n, what) -> str:
-    return (f'{path}: a stack of {n} {what}; vessnb reads one 2-D image (gray or colour) per file: '
-            'save the page you want as a file of its own')
+    return (f'{path}: a stack of {n} {what}; vessnb reads one 2-D image (gray or colour) per file: choose a page '
+            f'(--channels page:K, K from 0 to {n - 1}), or save the page you want as a file of its own')
 
-def _read_array(path):
-    "Raw pixel array of `path` (TIFF via tifffile, others via Pillow); `DataError` naming the file on failure."
+def _page(path, n, what, page) -> int:
+    "The page to read of a file of `n` pages: `page`, which must exist; the only one (page None) of a single image."
+    if page is None and n > 1: raise UnreadableFileError(_stack(path, n, what))
+    if page is not None and page >= n: raise UnreadableFileError(f'{path}: has {n} {what}, no page {page} (pages count from 0)')
+    return page or 0
+
+def _read_array(path, page:int|None=None):
+    "Raw pixel array of `path` (TIFF via tifffile, others via Pillow): page `page` of a stack; `DataError` naming the file on failure."
     path = Path(path)
     if not path.is_file(): raise MissingDataError(f'{path}: file does not exist')
     try:
         if path.suffix.lower() in ('.tif', '.tiff'):
-            with tifffile.TiffFile(path) as tf:
-                if len(tf.pages) > 1: raise UnreadableFileError(_stack(path, len(tf.pages), 'TIFF pages'))
-                return np.asarray(tf.asarray())
+            with tifffile.TiffFile(path) as tf: return np.asarray(tf.pages[_page(path, len(tf.pages), 'TIFF pages', page)].asarray())
         with Image.open(path) as im:
-            if getattr(im, 'n_frames', 1) > 1: raise UnreadableFileError(_stack(path, im.n_frames, 'frames'))
-            im.load()
+            im.seek(_page(path, getattr(im, 'n_frames', 1), 'frames', page)); im.load()
             if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
             elif im.mode in ('CMYK', 'YCbCr', 'LAB', 'HSV'): im = im.convert('RGB')   # as displayed (Adobe's inverted CMYK included)
             elif im.mode in ('LA', 'PA'): im = im.convert('L')                      # gray with alpha: the gray
@@ -118,12 +121,12 @@ def _to_gray(a, path, warn=True): return _select_channels(a, path, 'gray', warn)
 def load_image(path, channels:str=DEFAULT_CHANNELS):
     "Image at `path` as float32 in [0, 1]: (H, W), or (C, H, W) for `channels='all'`; 8/16-bit, float, gray or colour."
     path = Path(path)
-    raw = _read_array(path)
+    raw, page = _read_array(path, page_of(channels)), page_of(channels)
     scale = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535, np.dtype(bool): 1}.get(raw.dtype)
     if raw.dtype == np.uint16 and 255 < raw.max() <= 4095:
         warnings.warn(f'{path}: 16-bit image whose values stay below 4096 (max {raw.max()}): 12-bit data? It is read as 16-bit '
                       f'(divided by 65535), so its brightest pixel becomes {raw.max() / 65535:.3f}; rescale it to 16 bits', stacklevel=2)
-    a = _select_channels(raw, path, channels).astype(np.float64)
+    a = _select_channels(raw, path, 'gray' if page is not None else channels).astype(np.float64)   # a page: as gray
     if not np.isfinite(a).all(): raise BadImageError(f'{path}: image contains NaN or infinite values')
     if scale is None:  # int32 (16-bit PNG in some Pillow modes) or float images
         if np.issubdtype(raw.dtype, np.integer): scale = 255 if a.max() <= 255 and a.min() >= 0 else 65535
@@ -155,6 +158,8 @@ def is_image_file(p) -> bool:
 def name_problem(name) -> str | None:
     "Why `name` cannot name an image (a store group, a file, an entry of the explorer page), or None when it can."
     if not isinstance(name, str) or not name: return 'it is empty'
+    try: name.encode('utf-8')
+    except UnicodeEncodeError: return 'it is not valid UTF-8 (bytes that no text encoding reads back)'
     bad = sorted({c for c in name if c in '/\\' or ord(c) < 32 or ord(c) == 127})
     if bad: return f"it contains {', '.join(map(repr, bad))}"
     if name.startswith('.'): return "it starts with '.' (hidden)"
@@ -237,16 +242,20 @@ def _list_rows(path):
         if path.suffix.lower() == '.json':
             d = json.loads(path.read_text())
             if not isinstance(d, dict): raise ValueError('expected an object with a "training" list')
+            bad = [k for k in LIST_KEYS if not isinstance(d.get(k, []), list)]
+            if bad: raise ValueError(f'"{bad[0]}" must be a list of entries')
             return [({'split': sp} | e) if isinstance(e, dict) else {'image': e, 'split': sp}
                     for key, sp in LIST_KEYS.items() for e in d.get(key, [])]
         with open(path, newline='') as f: return [{k.strip(): (v or '').strip() for k, v in r.items() if k} for r in csv.DictReader(f)]
-    except (OSError, ValueError, csv.Error) as e: raise UnreadableFileError(f'{path}: cannot read the data list ({e})') from None
+    except (OSError, ValueError, csv.Error, RecursionError) as e: raise UnreadableFileError(f'{path}: cannot read the data list ({e})') from None
 
 def _list_index(path):
     rows, base, out = _list_rows(path), path.parent, {}
     if not rows: raise MissingDataError(f'{path}: the data list has no entries')
     for k, r in enumerate(rows):
         if not r.get('image'): raise DataError(f"{path}: entry {k + 1} has no 'image'")
+        odd = [c for c in ('image', 'label', 'skeleton', 'fov') if r.get(c) is not None and not isinstance(r[c], str)]
+        if odd: raise DataError(f"{path}: entry {k + 1}: {odd[0]!r} must be a file name, not a {type(r[odd[0]]).__name__}")
         sp = r.get('split') or None
         if sp not in (None, 'train', 'val', 'test'): raise DataError(f"{path}: entry {k + 1} has split {sp!r} (train, val or test)")
         e = _entry(*(base/str(r[c]) if r.get(c) else None for c in ('image', 'label', 'skeleton', 'fov')), split=sp)
@@ -270,7 +279,7 @@ def data_index(root) -> tuple[str, dict]:
     layout = detect_layout(root)
     idx = _cached_index(str(Path(root)), layout, _signature(root))
     for n, e in idx.items():                         # one rule for every layout: a name the store and the page can hold
-        if name_problem(n): raise DataError(f"{e['image']}: the image name {n!r} cannot be used: {name_problem(n)}; rename the file")
+        if name_problem(n): raise DataError(printable(f"{e['image']}: the image name {n!r} cannot be used: {name_problem(n)}; rename the file"))
     return layout, idx
 
 # %% ../nbs/00_data.ipynb #08263114
@@ -344,13 +353,27 @@ def image_channels(img) -> int:
     "Channels of a loaded image: 1 for (H, W), C for (C, H, W)."
     return 1 if img.ndim == 2 else int(img.shape[0])
 
+# %% ../nbs/00_data.ipynb #ef33d9a9
+def image_sizes(root) -> dict:
+    "{name: (H, W)} of the images of the data set `root`, from the files' headers (nothing is decoded)."
+    out = {}
+    for n in list_names(root):
+        p = image_path(root, n)
+        try:
+            if p.suffix.lower() in ('.tif', '.tiff'):
+                with tifffile.TiffFile(p) as tf: out[n] = (int(tf.pages[0].imagelength), int(tf.pages[0].imagewidth))
+            else:
+                with Image.open(p) as im: out[n] = (im.height, im.width)
+        except Exception as e: raise UnreadableFileError(f'{p}: cannot read image ({type(e).__name__}: {e})') from None
+    return out
+
 # %% ../nbs/00_data.ipynb #b09a4b8c
 def check_dataset(root, crop=None, names=None, channels:str=DEFAULT_CHANNELS, layout:str='auto'):
     "Check every item of `root` (or `names`); raise `DatasetCheckError` listing all problems, else return a report."
     root = Path(root)
-    all_names = list_names(root)
+    all_names, whole = list_names(root), names is None
     names = all_names if names is None else list(names)
-    problems, shapes, n_skel, n_fov, n_channels = [], set(), 0, 0, {}
+    problems, shapes, n_skel, n_fov, n_channels, n_vessel = [], set(), 0, 0, {}, 0
     layout, known = detect_layout(root, layout), set(all_names)
     if layout == 'vessmap' and not (root/'labels').is_dir():      # one problem, not one missing mask per image
         raise DatasetCheckError(root, [MissingDataError(f"{root/'labels'}: labels folder does not exist (the VessMap layout needs "
@@ -361,7 +384,7 @@ def check_dataset(root, crop=None, names=None, channels:str=DEFAULT_CHANNELS, la
             img, mask, skel = load_item(root, name, crop, channels)
             n_fov += load_fov(root, name, img.shape[-2:]) is not None
         except DataError as e: problems.append(e); continue
-        shapes.add(img.shape[-2:]); n_skel += skel is not None
+        shapes.add(img.shape[-2:]); n_skel += skel is not None; n_vessel += bool(mask.any())
         n_channels.setdefault(image_channels(img), image_path(root, name))
     if layout == 'vessmap':
         for n, p in _folder_images(root/'labels').items():
@@ -369,6 +392,8 @@ def check_dataset(root, crop=None, names=None, channels:str=DEFAULT_CHANNELS, la
     if len(n_channels) > 1:
         problems.append(DataError(f"images with different numbers of channels under channels='{channels}': "
                                   + ', '.join(f'{c} ({p})' for c, p in sorted(n_channels.items()))))
+    if whole and names and not n_vessel and not problems:                 # nothing to learn from, nothing to measure
+        problems.append(DataError(f'{root}: every mask is empty (no vessel pixel in any of its {len(names)} masks)'))
     if problems: raise DatasetCheckError(root, problems)
     return {'root': str(root), 'layout': layout, 'n': len(names), 'shapes': sorted(shapes), 'skeletons': n_skel, 'fov': n_fov,
             'channels': next(iter(n_channels), 1), 'channel_choice': channels}
@@ -749,8 +774,8 @@ def dataset_stats(root, names=None, channels:str=DEFAULT_CHANNELS):
     f = col('vessel_fraction')
     return {'n': len(per), 'vessel_fraction': float(f.mean()), 'vessel_fraction_min': float(f.min()),
             'vessel_fraction_max': float(f.max()),
-            'width_median': float(np.median(w)), 'width_p5': float(np.percentile(w, 5)),
-            'width_p95': float(np.percentile(w, 95)),
+            **{k: float(np.percentile(w, q)) if len(w) else None                  # None: no vessel pixel at all
+               for k, q in (('width_median', 50), ('width_p5', 5), ('width_p95', 95))},
             'mean_vessel': float(np.nanmean(col('mean_vessel'))), 'mean_background': float(np.nanmean(col('mean_background'))),
             'cnr_median': float(np.nanmedian(col('cnr')))}
 

@@ -39,6 +39,7 @@ class StoreCorruptError(JacobianError):
 
 class StoreFullError(JacobianError, OSError):
     "The disk filled up while a block was written: the block is dropped, the blocks committed before it are kept."
+    def __str__(self): return str(self.args[-1])       # the message alone, without '[Errno 28]'
 
 HEADS = ('prob', 'logprob', 'logit', 'sigmoid')   # target kinds of a model's output
 
@@ -573,7 +574,7 @@ class JacobianStore:
         self.root = zarr.open_group(str(self.path), mode='a')
         for g in ('.partial', '.supports'):       # blocks being written; measured windows (one JSON file each)
             if g not in self.root: self.root.create_group(g)
-        self._index, self._verified = {}, set()
+        self._index, self._verified, self._sealed = {}, set(), set()   # caches: plan indices, blocks and images checked
 
     def __repr__(self): return f"JacobianStore({str(self.path)!r}, images={self.names()})"
     def names(self) -> list[str]:
@@ -583,7 +584,11 @@ class JacobianStore:
     def _has(self, name) -> bool: return name in self.root.group_keys()
 
     def _group(self, name):
+        "Image `name`'s group, its checksums verified on first use (`StoreCorruptError` naming the image and what is damaged)."
         if not self._has(name): raise JacobianError(f"{self.path}: no image {name!r} in the store (it has {self.names()})")
+        if name not in self._sealed and (why := self.image_damage(name)):
+            raise StoreCorruptError(f"{self.path/name}: {why}; write it again (rerun the Jacobian stage), which makes it again")
+        self._sealed.add(name)
         return self.root[name]
 
     def attrs(self, name) -> dict: return dict(self._group(name).attrs)
@@ -595,6 +600,52 @@ class JacobianStore:
         g = self._group(name)
         return torch.from_numpy(g['fov'][:]).bool() if 'fov' in g else None
 
+# %% ../nbs/03_jacobian.ipynb #53f955bd
+_UNSEALED = ('sha256', 'estimate')   # outside an image's checksums: the checksums, and the time estimate rewritten while it runs
+
+def _digest(*parts) -> str:
+    "SHA-256 of `parts` (bytes, or anything as its `str`), each ended by a zero byte."
+    h = hashlib.sha256()
+    for p in parts: h.update(p if isinstance(p, bytes) else str(p).encode()); h.update(b'\0')
+    return h.hexdigest()
+
+def _array_digest(a) -> str: return _digest(a.dtype, a.shape, np.ascontiguousarray(a).tobytes())
+def _attrs_digest(attrs:dict) -> str: return _digest(json.dumps({k: v for k, v in attrs.items() if k not in _UNSEALED}, sort_keys=True))
+
+@patch
+def _seal(self:JacobianStore, name, **attrs):
+    "Set image `name`'s attributes `attrs` together with its checksums (one per array, one of the attributes): one write."
+    g = self.root[name]
+    sums = {k: _array_digest(g[k][:]) for k in sorted(g.array_keys())} | {'attributes': _attrs_digest(dict(g.attrs) | attrs)}
+    g.attrs.update(**attrs, sha256=sums)
+    self._sealed.add(name)
+
+
+# %% ../nbs/03_jacobian.ipynb #ed158229
+@patch
+def image_damage(self:JacobianStore, name) -> str | None:
+    "What of image `name` differs from what was written — an array (a lost, truncated or edited chunk) or its attributes — or None."
+    try:
+        g = self.root[name]
+        want, have = g.attrs.get('sha256'), set(g.array_keys()) | {'attributes'}
+        if not isinstance(want, dict): return 'it has no checksums (written by an older vessnb, or edited)'
+        if set(want) != have: return f"it holds the arrays {sorted(have - {'attributes'})}, not {sorted(set(want) - {'attributes'})}"
+        for k in sorted(want):
+            if (_attrs_digest(dict(g.attrs)) if k == 'attributes' else _array_digest(g[k][:])) != want[k]:
+                return 'its attributes (zarr.json) changed since written' if k == 'attributes' else f'its array {k!r} changed since written'
+    except Exception as e: return f'it cannot be read ({type(e).__name__}: {e})'
+    return None
+
+@patch
+def _resumable(self:JacobianStore, name, overwrite:bool) -> bool:
+    "Whether writing `name` again resumes what is stored: not `overwrite`, planned, undamaged (damage is logged; it is made again)."
+    try: planned = overwrite or self.root[name].attrs.get('planned')
+    except Exception: planned = True                                 # unreadable: `image_damage` says why
+    if overwrite or not planned: return False
+    if why := self.image_damage(name): logger.warning(f"{self.path/name}: {why}; it is made again")
+    return why is None
+
+
 # %% ../nbs/03_jacobian.ipynb #f770ad6e
 @patch
 def _done(self:JacobianStore, name) -> set[int]:
@@ -603,7 +654,7 @@ def _done(self:JacobianStore, name) -> set[int]:
 
 @patch
 def _forget(self:JacobianStore, name):
-    self._index.pop(name, None); self._verified = {v for v in self._verified if v[0] != name}
+    self._index.pop(name, None); self._verified = {v for v in self._verified if v[0] != name}; self._sealed.discard(name)
 
 @patch
 def verify(self:JacobianStore, name) -> list[int]:
@@ -621,7 +672,7 @@ def repair(self:JacobianStore, name) -> list[int]:
     bad = self.verify(name)
     for k in bad: shutil.rmtree(self.path/name/'blocks'/f'b{k:06d}')
     if bad:
-        self.root[name].attrs['complete'] = False; self._forget(name)
+        self._forget(name); self._seal(name, complete=False)
         logger.warning(f"{self.path}: {name!r}: {len(bad)} damaged block(s) removed ({bad[:5]}); they are recomputed")
     return bad
 
@@ -643,11 +694,9 @@ def _row_shape(a) -> tuple:
     "Shape of one stored row from an image's attributes: (H, W), or (C, H, W) for C > 1 channels."
     return tuple(a['shape']) if a.get('channels', 1) == 1 else (a['channels'], *a['shape'])
 
-def _block_digest(rows, pixels, offsets, scale) -> str:
-    "SHA-256 of a block as stored: its rows, pixels and offsets arrays and its scale."
-    h = hashlib.sha256(repr(float(scale)).encode())
-    for x in (rows, pixels, offsets): h.update(np.ascontiguousarray(x).tobytes())
-    return h.hexdigest()
+def _block_digest(rows, pixels, offsets, meta:dict) -> str:
+    "SHA-256 of a block as stored: its rows, pixels and offsets arrays (dtype, shape, bytes) and its attributes `meta` (scale, max_abs, n)."
+    return _digest(json.dumps(meta, sort_keys=True), *map(_array_digest, (rows, pixels, offsets)))
 
 @patch
 def _read_window(self:JacobianStore, name, k, sel=slice(None)):
@@ -657,8 +706,8 @@ def _read_window(self:JacobianStore, name, k, sel=slice(None)):
         b = self.root[name][f'blocks/b{k:06d}']
         if (name, k) not in self._verified:
             rows, pix, off = b['rows'][:], b['pixels'][:], b['offsets'][:]
-            want = b.attrs.get('sha256')           # None: written before blocks had checksums
-            if want is not None and _block_digest(rows, pix, off, b.attrs['scale']) != want:
+            meta = {k: b.attrs[k] for k in ('scale', 'max_abs', 'n')}
+            if _block_digest(rows, pix, off, meta) != b.attrs.get('sha256'):    # no checksum: damaged too
                 raise StoreCorruptError(f"{where}: the block does not hold what was written (a chunk file lost, truncated "
                                         "or edited); rerun the Jacobian stage, which recomputes damaged blocks")
             self._verified.add((name, k))
@@ -781,7 +830,7 @@ def join_tiles(self:JacobianStore, name:str, tiles, image, fov=None, **meta) -> 
     g = self.root.create_group(name, attributes=a)
     g.create_array('image', data=img.numpy()); g.create_array('prob', data=prob.numpy())
     if fov is not None: self._put_fov(name, fov, (H, W))
-    g.attrs['complete'] = True
+    self._seal(name, complete=True)
     return self.attrs(name)
 
 # %% ../nbs/03_jacobian.ipynb #1cfed572
@@ -799,8 +848,7 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
     img, mhash = x[0].reshape(row_shape(x)).float().cpu(), model_hash(model)
     if fov is not None and tuple(np.shape(fov)) != tuple(img.shape[-2:]):
         raise JacobianError(f"fov of shape {tuple(np.shape(fov))} for the {tuple(img.shape[-2:])} image {name!r}")
-    if self._has(name) and (overwrite or not self.attrs(name).get('planned')):
-        shutil.rmtree(self.path/name); self._forget(name)
+    if self._has(name) and not self._resumable(name, overwrite): shutil.rmtree(self.path/name); self._forget(name)
     if self._has(name): ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
     else: ext, a, todo = self._start(name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate,
                                      dtype, checkpoint_hash, progress, support, disk_check, fov, meta)
@@ -837,7 +885,7 @@ def _start(self:JacobianStore, name, model, image, img, mhash, target, method, m
     g.create_array('plan_bounds', data=np.concatenate([[0], np.cumsum([len(b) for b in ext.blocks])]).astype(np.int64))
     g.create_group('blocks')
     if fov is not None: self._put_fov(name, fov, (H, W))
-    g.attrs['planned'] = a['planned'] = True
+    self._seal(name, planned=True); a['planned'] = True
     return ext, a, list(range(len(ext.blocks)))
 
 # %% ../nbs/03_jacobian.ipynb #7a1c0e0b
@@ -849,16 +897,24 @@ def _support_file(self:JacobianStore, key) -> Path:
 
 @patch
 def known_support(self:JacobianStore, key:str) -> Support | None:
-    "The window cached in the store for `key` ('MODEL_HASH|TARGET'), or None."
+    "The window cached in the store for `key` ('MODEL_HASH|TARGET'), or None (also for a damaged entry: it is measured again)."
     p = self._support_file(key)
-    return Support(**json.loads(p.read_text())) if p.exists() else None
+    if not p.exists(): return None
+    try:
+        d = json.loads(p.read_text())
+        if d.pop('sha256') == _digest(key, json.dumps(d, sort_keys=True)): return Support(**d)
+    except Exception: pass
+    logger.warning(f"{p}: the cached window is damaged; it is measured again"); return None
 
 @patch
 def _remember_support(self:JacobianStore, key, support):
     p = self._support_file(key)
     p.parent.mkdir(exist_ok=True)
-    with atomic_write(p, 'w') as f: f.write(json.dumps(asdict(support)))
+    d = json.loads(json.dumps(asdict(support)))                     # as JSON reads it back (tuples as lists)
+    with atomic_write(p, 'w') as f: f.write(json.dumps(dict(d, sha256=_digest(key, json.dumps(d, sort_keys=True)))))
 
+
+# %% ../nbs/03_jacobian.ipynb #7c061200
 @patch
 def _check_plan(self:JacobianStore, name, ext, dtype, disk_check) -> dict:
     "Log the plan's size; refuse one whose store exceeds the free disk (`disk_check`); the estimate."
@@ -919,8 +975,8 @@ def _commit(self:JacobianStore, name, a, k, pix, off, data, dtype):
     data, pix, off = (data / scale).to(getattr(torch, dtype)).numpy(), pix.int().numpy(), off.int().numpy()
     tmp = self.path/'.partial'/f'{name}-b{k:06d}-{uuid.uuid4().hex[:8]}'
     try:
-        b = zarr.open_group(str(tmp), mode='w', attributes=dict(scale=scale, max_abs=m, n=len(pix),
-                                                               sha256=_block_digest(data, pix, off, scale)))
+        meta = dict(scale=scale, max_abs=m, n=len(pix))
+        b = zarr.open_group(str(tmp), mode='w', attributes=dict(meta, sha256=_block_digest(data, pix, off, meta)))
         per = max(1, min(len(data), 2**22 // max(1, data[0].nbytes)))      # chunks of at most ~4 MB
         b.create_array('rows', data=data, chunks=(per, *data.shape[1:]))
         b.create_array('pixels', data=pix)
@@ -929,8 +985,11 @@ def _commit(self:JacobianStore, name, a, k, pix, off, data, dtype):
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:
-            raise StoreFullError(errno.ENOSPC, f"{self.path}: no space left on the device while writing block {k} of {name!r}; "
-                                 f"{len(self._done(name))} blocks are kept: free some space and run again to finish it") from e
+            done, est = len(self._done(name)), (a.get('estimate') or {}).get('store_bytes')
+            need = f"about {int(est * (a['n_blocks'] - done) / a['n_blocks']):,} bytes" if est else 'more room'
+            raise StoreFullError(errno.ENOSPC, f"{self.path}: no space left on the device while writing block {k} of {name!r}: "
+                                 f"its {a['n_blocks'] - done} blocks left need {need}, {shutil.disk_usage(self.path).free:,} bytes "
+                                 f"are free; the blocks written before it ({done}) are kept: free some space and run again to finish it") from None
         raise
 
 # %% ../nbs/03_jacobian.ipynb #ecfb5b8b
@@ -943,7 +1002,7 @@ def _finish(self:JacobianStore, name, ext):
     m = max(float(g[f'blocks/b{k:06d}'].attrs['max_abs']) for k in done)
     info = ext.info if ext is not None else {k: 0.0 for k in ('seconds_forward', 'seconds_support', 'seconds_rows')}
     secs = float(a.get('seconds_total') or 0) + sum(info[k] for k in ('seconds_forward', 'seconds_support', 'seconds_rows'))
-    g.attrs.update(complete=True, max_abs=m, seconds_total=secs, seconds_rows=info['seconds_rows'])
+    self._seal(name, complete=True, max_abs=m, seconds_total=secs, seconds_rows=info['seconds_rows'])
     return self.attrs(name)
 
 # %% ../nbs/03_jacobian.ipynb #9f8db09c

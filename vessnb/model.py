@@ -219,6 +219,11 @@ def read_checkpoint(path, map_location):
     except Exception as e: raise CheckpointError(f"checkpoint {path} cannot be read (corrupt or not a torch file): {e}") from None
     if not isinstance(ckpt, dict) or ckpt.get('format') != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a vessnb checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else type(ckpt).__name__!r})")
+    kinds = dict(arch=str, config=(dict, type(None)), state_dict=dict, meta=dict)     # what save_checkpoint writes
+    bad = [k for k, t in kinds.items() if not isinstance(ckpt.get(k), t)]
+    if not bad and not all(isinstance(v, torch.Tensor) for v in ckpt['state_dict'].values()): bad = ['state_dict']
+    if bad: raise CheckpointError(f"checkpoint {path} is incomplete: its {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} missing or "
+                                  "not what save_checkpoint writes; save it again")
     if ckpt['arch'] == 'VessNet': ckpt['arch'] = DEFAULT_MODEL                  # files written before class paths
     return ckpt
 

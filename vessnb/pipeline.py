@@ -8,7 +8,7 @@ import contextlib, hashlib, json, os, shutil, sys, tempfile, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 import importlib
-from .core import VessnbError, ConfigError, UnreadableJSONError, log_to, torch_threads, save_json, load_json, logger, hash_files, jsonable
+from .core import VessnbError, ConfigError, UnreadableJSONError, log_to, torch_threads, save_json, load_json, logger, hash_files, jsonable, is_trusted
 from .config import (RunConfig, RUN_FILES, run_file, run_lock, remove_temporaries, check_run_dir, update_summary, load_summary,
                            in_folder, resolved,
                            remove_results)
@@ -205,8 +205,8 @@ class Recorder:
     def __init__(self, cfg:RunConfig): self.cfg, self.km = cfg, None
     def __enter__(self):
         from jupyter_client.manager import KernelManager
-        self.km = KernelManager(kernel_name='python3', transport='ipc',
-                                ip=str(Path(tempfile.mkdtemp(prefix='vessnb-kernel-'))/'k'))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{RUN_FILES['kernel']}-", dir=self.cfg.run_dir))   # gone on exit, or with the next run
+        self.km = KernelManager(kernel_name='python3', transport='tcp', ip='127.0.0.1', connection_file=str(tmp/'kernel.json'))
         env = {**os.environ, 'PYDEVD_DISABLE_FILE_VALIDATION': '1', 'PYTHONWARNINGS': 'ignore'}
         self.km.start_kernel(cwd=os.getcwd(), env=env, extra_arguments=['--Application.log_level=ERROR'])
         return self
@@ -216,7 +216,7 @@ class Recorder:
             proc = getattr(getattr(self.km, 'provisioner', None), 'process', None)
             if proc is not None: proc.kill(); proc.wait()
             with contextlib.suppress(BaseException): self.km.cleanup_connection_file()
-        finally: shutil.rmtree(Path(self.km.ip).parent, ignore_errors=True)
+        finally: shutil.rmtree(Path(self.km.connection_file).parent, ignore_errors=True)
 
 # %% ../nbs/12_pipeline.ipynb #ba70df58
 def _record(self:Recorder, stage:str, inputs:dict) -> dict:
@@ -367,9 +367,11 @@ def images_result(paths, channels:str=RunConfig.channels) -> dict:
 
 def checkpoint_result(checkpoint, model:str) -> dict:
     "The training-stage result for a given checkpoint file: its path, its hash and the model class the user named."
-    from vessnb.model import CheckpointError, checkpoint_hash
+    from vessnb.model import CheckpointError, checkpoint_hash, read_checkpoint
     ck = Path(checkpoint)
     if not ck.is_file(): raise CheckpointError(f'{ck}: checkpoint does not exist')
+    arch = read_checkpoint(ck, 'cpu')['arch']                  # complete, and of a class the user may load: known before any work
+    if not is_trusted(arch, (model,)): raise CheckpointError(f"checkpoint {ck}: its model class {arch!r} is not trusted: name it with --model to use it")
     return {'checkpoint': str(ck.resolve()), 'checkpoint_sha256': checkpoint_hash(ck), 'model': model}
 
 def explain(cfg:RunConfig, checkpoint, paths) -> dict:
@@ -397,9 +399,9 @@ def segment(cfg:RunConfig, checkpoint, paths) -> dict:
     from vessnb.stages import stage_model, check_channels
     from vessnb.distributed import segment_image
     from vessnb.data import load_image
+    data, given = images_result(paths, cfg.channels), checkpoint_result(checkpoint, cfg.model)    # before the folder is made
     run_dir, tile = check_run_dir(cfg.run_dir), cfg.tile
     with run_lock(run_dir), torch_threads(cfg.threads), log_to(run_file(run_dir, 'log'), echo=cfg.progress):
-        data, given = images_result(paths, cfg.channels), checkpoint_result(checkpoint, cfg.model)
         claim = check_folder(run_dir, 'segment', handed_digest({'data': data, 'train': given}), cfg.fresh)
         if cfg.fresh: remove_results(run_dir)
         update_summary(run_dir, 'folder', claim)
