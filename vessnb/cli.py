@@ -141,7 +141,8 @@ def _command(argv, fail) -> int:
         if e.errno != errno.ENOSPC: raise
         fail(str(disk_full(e.filename or getattr(a, 'run_dir', None) or getattr(a, 'out', None) or '.')))
     run = Path(cfg.run_dir)
-    print(f'vessnb: results in {run}: summary.json, run.log' + (', notebooks/' if cfg.notebooks else ''))
+    recorded = cfg.notebooks and a.command not in ('segment',)          # segment runs no stage, so it records no notebook
+    print(f'vessnb: results in {run}: summary.json, run.log' + (', notebooks/' if recorded else ''))
     if 'explorer' in summary: print(f"vessnb: explorer: {summary['explorer']['path']} (open it in a browser)")
     return 0
 

@@ -366,13 +366,13 @@ def images_result(paths, channels:str=RunConfig.channels) -> dict:
     return {'root': None, 'explain': files, 'split': None, 'source': 'vessnb explain', 'channels': channels}
 
 def checkpoint_result(checkpoint, model:str) -> dict:
-    "The training-stage result for a given checkpoint file: its path, its hash and the model class the user named."
+    "The training-stage result for a given checkpoint file: its path, its hash and the model class it holds (trusted, or the one the user named)."
     from vessnb.model import CheckpointError, checkpoint_hash, read_checkpoint
     ck = Path(checkpoint)
     if not ck.is_file(): raise CheckpointError(f'{ck}: checkpoint does not exist')
     arch = read_checkpoint(ck, 'cpu')['arch']                  # complete, and of a class the user may load: known before any work
     if not is_trusted(arch, (model,)): raise CheckpointError(f"checkpoint {ck}: its model class {arch!r} is not trusted: name it with --model to use it")
-    return {'checkpoint': str(ck.resolve()), 'checkpoint_sha256': checkpoint_hash(ck), 'model': model}
+    return {'checkpoint': str(ck.resolve()), 'checkpoint_sha256': checkpoint_hash(ck), 'model': arch}   # what it holds, not what was asked
 
 def explain(cfg:RunConfig, checkpoint, paths) -> dict:
     "Explain the unlabelled images `paths` with `checkpoint` into run folder `cfg.run_dir`; the summary."

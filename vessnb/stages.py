@@ -179,8 +179,8 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     save_json(dict(model=test, baseline={**bl, **bl_test}), run_file(run_dir, 'evaluation'))
     values = _train_summary(cfg, data, kwargs, train_ds, hist, meta, count_parameters(best), test, (bl, bl_test), wall, resume)
     update_summary(run_dir, 'train', values)
-    logger.info(f"train: best epoch {meta['epoch']}, test Dice {test['pooled']['dice']:.3f} "
-                f"(global threshold {bl_test['pooled']['dice']:.3f}), {wall:.0f} s")
+    logger.info(f"train: best epoch {meta['epoch']}, test Dice {test['pooled']['dice']:.3f}; the baseline, one global intensity "
+                f"threshold ({bl['threshold']:.3f}), has test Dice {bl_test['pooled']['dice']:.3f}; {wall:.0f} s")
     return values
 
 # %% ../nbs/11_stages.ipynb #9997ebe1
