@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #ff1a3df7
 from __future__ import annotations
-import contextlib, errno, hashlib, json, logging, os, re, shutil, sys, tempfile, time
+import contextlib, errno, hashlib, json, logging, os, re, shutil, sys, tempfile, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,7 +196,7 @@ logger.propagate = False
 
 @contextlib.contextmanager
 def log_to(path=None, echo:bool=False):
-    "Send the `vessnb` log to the file `path` (appended) and, with `echo`, to stderr, inside the block."
+    "Send the `vessnb` log to the file `path` (appended) and, with `echo`, to stderr, inside the block; warnings go there too."
     hs = []
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -204,9 +204,20 @@ def log_to(path=None, echo:bool=False):
         hs[-1].setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
     if echo: hs.append(logging.StreamHandler(sys.stderr)); hs[-1].setFormatter(logging.Formatter('%(message)s'))
     for h in hs: logger.addHandler(h)
+    shown = warnings.showwarning                      # (the warning filters are left alone)
+    if path is not None and not hasattr(shown, 'vessnb'): warnings.showwarning = _logged(shown)
     try: yield logger
     finally:
+        warnings.showwarning = shown
         for h in hs: logger.removeHandler(h); h.close()
+
+def _logged(show):
+    "A `warnings.showwarning` that also logs each warning (on the terminal as before, unless the log is echoed there)."
+    def note(message, category, filename, lineno, file=None, line=None):
+        logger.warning(f'{category.__name__}: {message}')
+        if not any(type(h) is logging.StreamHandler for h in logger.handlers): show(message, category, filename, lineno, file, line)
+    note.vessnb = True
+    return note
 
 # %% ../nbs/00_core.ipynb #1c8340e1
 class Progress:

@@ -339,6 +339,7 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
                     with said(): logger.info(f'{s}: kept (made with these options, from these inputs)')
                     continue
                 ran[s] = why[1] if why else 'asked for'
+                (run_file(run_dir, 'notebooks')/f'{STAGES[s].notebook}.ipynb').unlink(missing_ok=True)   # the old result's record
                 with said():
                     if why and why[0] != 'new': logger.info(f'{s}: made again: {why[1]}')
                     forget_results(run_dir, [s], remove=bool(why) and why[0] != 'new' and not _reuses(cfg, s, why[0]))
