@@ -13,8 +13,8 @@ from .config import RunConfig, run_file, run_lock, remove_results, update_summar
 from .pipeline import STAGES, run_pipeline, explain, segment, check_folder
 
 # %% auto #0
-__all__ = ['SEGMENT_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'build_parser', 'config_from_args', 'Stopped', 'vessnb_cli',
-           'run_cli']
+__all__ = ['SEGMENT_OPTIONS', 'EXPLAIN_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'build_parser', 'config_from_args',
+           'Stopped', 'vessnb_cli', 'run_cli']
 
 # %% ../nbs/14_cli.ipynb #6253a45a
 def _add_options(p, skip=(), only=None):
@@ -37,6 +37,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message): raise ConfigError(message)
 
 SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress', 'tile', 'fresh')   # the run options `vessnb segment` uses
+EXPLAIN_OPTIONS = tuple(f.name for f in fields(RunConfig) if f.name != 'run_dir' and (f.name == 'channels' or not f.metadata['result'] or
+                        any(f.name in STAGES[s].options for s in STAGES if s not in ('data', 'train'))))   # ... `vessnb explain`: its stages' options
 CHECK_DATA_OPTIONS = ('channels', 'layout')                                                # ... and `vessnb check-data`
 
 # %% ../nbs/14_cli.ipynb #377c5354
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument('images', nargs='+', help='image files (TIFF 8/16-bit, PNG) or folders of them')
     ex.add_argument('--checkpoint', required=True, help='a checkpoint written by vessnb (checkpoints/best.pt)')
     ex.add_argument('--out', required=True, help='output folder (a run folder: store, maps, figures, explorer)')
-    _add_options(ex, skip=('run_dir', 'data', 'n_synthetic', 'synthetic_size', 'split', 'n_explain', 'layout'))
+    _add_options(ex, only=EXPLAIN_OPTIONS)
     seg = sub.add_parser('segment', allow_abbrev=False, help='vessel probability maps of unlabelled images (whole or in tiles)')
     seg.add_argument('images', nargs='+', help='image files or folders of them')
     seg.add_argument('--checkpoint', required=True, help='a checkpoint written by vessnb (checkpoints/best.pt)')
