@@ -10,7 +10,7 @@ from pathlib import Path
 import vessnb
 from .core import VessnbError, ConfigError, disk_full, printable
 from .config import RunConfig, run_file, run_lock, remove_results, update_summary, check_run_dir
-from .pipeline import STAGES, run_pipeline, explain, segment, check_folder
+from .pipeline import STAGES, HANDED_IN, run_pipeline, explain, segment, check_folder
 
 # %% auto #0
 __all__ = ['SEGMENT_OPTIONS', 'EXPLAIN_OPTIONS', 'CHECK_DATA_OPTIONS', 'USER_ERRORS', 'build_parser', 'config_from_args',
@@ -38,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 SEGMENT_OPTIONS = ('channels', 'device', 'threads', 'target', 'model', 'progress', 'tile', 'fresh')   # the run options `vessnb segment` uses
 EXPLAIN_OPTIONS = tuple(f.name for f in fields(RunConfig) if f.name != 'run_dir' and (f.name == 'channels' or not f.metadata['result'] or
-                        any(f.name in STAGES[s].options for s in STAGES if s not in ('data', 'train'))))   # ... `vessnb explain`: its stages' options
+                        any(f.name in STAGES[s].options for s in STAGES if s not in HANDED_IN)))   # ... `vessnb explain`: its stages' options
 CHECK_DATA_OPTIONS = ('channels', 'layout')                                                # ... and `vessnb check-data`
 
 # %% ../nbs/14_cli.ipynb #377c5354

@@ -151,7 +151,7 @@ def from_dict(cls:RunConfig, d:dict, where:str='options') -> RunConfig:
 def load(cls:RunConfig, path, allow=()) -> RunConfig:
     "The options saved in `path` (a run's config.json); its model class must be trusted or named by the user (`allow`)."
     try: d = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e: raise ConfigError(f'{path}: cannot read run options ({e})') from None
+    except (OSError, ValueError, RecursionError) as e: raise ConfigError(f'{path}: cannot read run options ({e})') from None
     cfg = cls.from_dict(d, where=str(path))
     if not is_trusted(cfg.model, allow):       # a file never chooses code: nothing is imported
         raise ConfigError(f"{path}: its model {cfg.model!r} is not a class vessnb trusts; to use it, name it yourself (vessnb run --model {cfg.model}, or compare --allow-model)")
@@ -314,7 +314,7 @@ def _lock_holder(path) -> dict | None:
     "The holder {pid, host, started, ticks} of the lock file `path` unless it is provably gone (None); `unreadable` when it cannot be read."
     try: h = json.loads(Path(path).read_text()); int(h['pid'])
     except FileNotFoundError: return None
-    except (OSError, ValueError, KeyError, TypeError): return {'unreadable': True}   # never guess such a lock stale
+    except (OSError, ValueError, KeyError, TypeError, RecursionError): return {'unreadable': True}   # never guess such a lock stale
     if h.get('host') != socket.gethostname(): return h                     # another machine's process: it cannot be seen
     try: os.kill(int(h['pid']), 0)
     except ProcessLookupError: return None

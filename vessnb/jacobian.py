@@ -639,9 +639,10 @@ def image_damage(self:JacobianStore, name) -> str | None:
 @patch
 def _resumable(self:JacobianStore, name, overwrite:bool) -> bool:
     "Whether writing `name` again resumes what is stored: not `overwrite`, planned, undamaged (damage is logged; it is made again)."
-    try: planned = overwrite or self.root[name].attrs.get('planned')
+    if overwrite: return False
+    try: planned = self.root[name].attrs.get('planned')
     except Exception: planned = True                                 # unreadable: `image_damage` says why
-    if overwrite or not planned: return False
+    if not planned: return False
     if why := self.image_damage(name): logger.warning(f"{self.path/name}: {why}; it is made again")
     return why is None
 

@@ -198,7 +198,7 @@ def model_spec(model:nn.Module) -> tuple[str, dict]:
     if isinstance(model, VessNet): return DEFAULT_MODEL, dict(model.config)
     spec = getattr(model, 'vessnb_model', None)
     if spec is None: raise CheckpointError(f"a {type(model).__name__} made outside vessnb has no recorded constructor arguments: make it with "
-                                           f"build_model('{type(model).__module__}.{type(model).__qualname__}', **kwargs)")
+                                           f"build_model('{_class_path(model)}', **kwargs)")
     return spec['cls'], dict(spec['kwargs'])
 
 # %% ../nbs/01_model.ipynb #f1390020

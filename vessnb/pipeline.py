@@ -14,8 +14,8 @@ from .config import (RunConfig, RUN_FILES, run_file, run_lock, remove_temporarie
                            remove_results)
 
 # %% auto #0
-__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'Stage', 'PipelineError', 'stage_path', 'imported',
-           'stage_function', 'stages_for', 'stage_inputs', 'stage_figures', 'stage_digest', 'given_digest',
+__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'HANDED_IN', 'Stage', 'PipelineError', 'stage_path',
+           'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures', 'stage_digest', 'given_digest',
            'recorded_digest', 'input_digest', 'handed_digest', 'run_stage', 'why_stale', 'shared_demo_run',
            'demo_inputs', 'record_notebook', 'Recorder', 'folder_kind', 'check_folder', 'absolute_paths',
            'forget_results', 'run_pipeline', 'images_result', 'checkpoint_result', 'explain', 'segment']
@@ -375,9 +375,11 @@ def checkpoint_result(checkpoint, model:str) -> dict:
     if not is_trusted(arch, (model,)): raise CheckpointError(f"checkpoint {ck}: its model class {arch!r} is not trusted: name it with --model to use it")
     return {'checkpoint': str(ck.resolve()), 'checkpoint_sha256': checkpoint_hash(ck), 'model': arch}   # what it holds, not what was asked
 
+HANDED_IN = ('data', 'train')   # the stages `explain` does not run: their results are handed in (the images, a checkpoint)
+
 def explain(cfg:RunConfig, checkpoint, paths) -> dict:
     "Explain the unlabelled images `paths` with `checkpoint` into run folder `cfg.run_dir`; the summary."
-    stages = [s for s in stages_for(cfg) if s not in ('data', 'train')]
+    stages = [s for s in stages_for(cfg) if s not in HANDED_IN]
     return run_pipeline(cfg, stages, given={'data': images_result(paths, cfg.channels), 'train': checkpoint_result(checkpoint, cfg.model)})
 
 # %% ../nbs/12_pipeline.ipynb #7a1c0e41
