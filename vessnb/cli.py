@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg = sub.add_parser('segment', allow_abbrev=False, help='vessel probability maps of unlabelled images (whole or in tiles)')
     seg.add_argument('images', nargs='+', help='image files or folders of them')
     seg.add_argument('--checkpoint', required=True, help='a checkpoint written by vessnb (checkpoints/best.pt)')
-    seg.add_argument('--out', required=True, help='output folder: segmentation/NAME_prob.npy and .png, summary.json')
+    seg.add_argument('--out', required=True, help='output folder: segmentation/NAME_prob.npy, .tif and .png, NAME_mask.tif, summary.json')
     _add_options(seg, only=SEGMENT_OPTIONS)
     chk = sub.add_parser('check-data', allow_abbrev=False, help='check a data set and print its whole-set report')
     chk.add_argument('path', help='a VessMap or nnU-Net folder, or a .json/.csv list of image/label pairs')

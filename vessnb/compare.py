@@ -126,7 +126,7 @@ def compare_runs(runs, out, proportion:float|None=None, explain_size:int|None=No
         dist = torch.from_numpy(distance_transform_edt(~mask.numpy()))
         for l, s in subs.items():
             tables[l].append(_pixel_table(s['threshold']['maps'], name)); vessels[l].append(mask); distances[l].append(dist)
-        fig = maps_figure(js0.image(name), {l: tables[l][-1]['count'] for l in subs}, proportion, title=name,
+        fig = maps_figure(js0.out_image(name), {l: tables[l][-1]['count'] for l in subs}, proportion, title=name,
                           models={l: _model_text(r['train']) for l, r in records.items()},
                           label=mask if src == 'label' else None, fov=js0.fov(name))
         figures.append(str(save_figure(fig, run_file(out, 'figures')/f'{name}_maps.png'))); plt.close(fig)

@@ -93,7 +93,7 @@ class RunConfig:
     model_kwargs: str = option(None, "the model's constructor arguments as a JSON object (VessNet's width is --width)", group='train')
     width: int = option(8, 'VessNet width (64 is the original network)', group='train')
     epochs: int = option(TrainSettings.epochs, 'training epochs', group='train')
-    crop: int = option(64, 'training crop, px (and the side of the explained crops unless --explain-size)', group='train')
+    crop: int = option(64, 'training crop, px', group='train')
     batch_size: int = option(TrainSettings.batch_size, 'training batch size', group='train')
     samples_per_epoch: int = option(TrainSettings.samples_per_epoch, 'training crops drawn per epoch', group='train')
     lr: float = option(TrainSettings.lr, 'learning rate (Adam)', group='train')
@@ -105,13 +105,15 @@ class RunConfig:
     amp: bool = option(TrainSettings.amp, 'mixed precision training (CUDA only)', group='train')
     channels_last: bool = option(TrainSettings.channels_last, 'channels-last memory format for training', group='train')
     n_explain: int = option(3, 'test images whose full Jacobians are extracted', group='explain')
-    explain_size: int = option(None, 'side of the explained centre crops, px (default: --crop; 0: whole images)', group='explain')
+    explain_size: int = option(None, 'side of the explained centre crops, px (0: whole images; default: the whole image when its estimate fits --max-hours and --max-gib, else its centred part that does; on Dask: whole images)', group='explain')
+    max_hours: float = option(1.0, 'default explanation: time limit per image, hours (estimated from one timed block)', group='explain')
+    max_gib: float = option(4.0, 'default explanation: limit per image on its store and on memory, GiB', group='explain')
     target: str = option(DEFAULT_TARGET, "what is differentiated: prob[c], logprob[c], logit[c], sigmoid[c] (single-logit heads), KEY:prob[c] for dict outputs", group='explain')
     method: str = option('auto', 'Jacobian method', choices=METHODS, group='explain')
     mode: str = option('exact', 'Jacobian mode', choices=MODES, group='explain')
     sampling_rate: int = option(1, 'explain every k-th pixel in each direction: a preview, whose influence map and explorer are on the sampled grid (validation needs 1)', group='explain')
     region: str = option(None, "explain the region I0,J0,H,W (top-left row and column, height, width, px) instead of a centre crop", group='explain')
-    support: str = option(None, "the model's known input window, R or TOP,BOTTOM,LEFT,RIGHT px (default: measured, cached per model)", group='explain')
+    support: str = option(None, "the model's known input window, R or TOP,BOTTOM,LEFT,RIGHT px (default: measured, cached per model); also the margin around an explained region", group='explain')
     tile: int = option(None, 'tiles of this core size, px, with receptive-field margins: vessnb segment segments in them, the Dask Jacobian stage (--workers/--scheduler) explains larger images in them', group='explain')
     ome_zarr: bool = option(False, 'also write each explained image, its probability and influence map as OME-Zarr (pip install "vessnb[ome]")', group='explain')
     disk_check: bool = option(DEFAULT_DISK_CHECK, "refuse an extraction whose estimated store is larger than the free disk", group='explain', result=False)
@@ -127,7 +129,7 @@ class RunConfig:
 # %% ../nbs/10_config.ipynb #eece2201
 PRESETS = {
     'default': {},
-    'docs': dict(n_synthetic=8, synthetic_size=64, width=4, epochs=1, crop=32, samples_per_epoch=32, n_explain=1,
+    'docs': dict(n_synthetic=8, synthetic_size=32, width=4, epochs=1, crop=32, samples_per_epoch=32, n_explain=1,
                  progress=False, notebooks=False),
 }
 
@@ -195,6 +197,8 @@ def _check_counts(cfg):
     if cfg.time_limit is not None and not (math.isfinite(cfg.time_limit) and cfg.time_limit > 0):
         raise ConfigError(f'time_limit must be a positive number of seconds, got {cfg.time_limit}')
     if cfg.chunk_size is not None and cfg.chunk_size < 1: raise ConfigError(f'chunk_size must be at least 1, got {cfg.chunk_size}')
+    for k in ('max_hours', 'max_gib'):
+        if not (math.isfinite(getattr(cfg, k)) and getattr(cfg, k) > 0): raise ConfigError(f'{k} must be a positive number, got {getattr(cfg, k)}')
 
 def _check_sizes(cfg):
     "Crops, explained sizes, tiles, regions and supports that an image can have."

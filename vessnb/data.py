@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #44154176
 from __future__ import annotations
-import errno, os, re, csv, json, math, shutil, tempfile, warnings
+import errno, io, os, re, csv, json, math, shutil, tempfile, warnings
 from pathlib import Path
 from functools import lru_cache
 
@@ -21,16 +21,16 @@ from .core import (COLOUR_CHANNELS, LAYOUTS, DEFAULT_CHANNELS, VessnbError, atom
 
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'IGNORE_LABEL', 'VESSMAP_FOLDERS', 'NNUNET_FOLDERS', 'LIST_KEYS', 'SYNTHETIC_VERSION',
-           'DISPLAY_PERCENTILES', 'VESSMAP_ENV', 'DataError', 'MissingDataError', 'MissingMaskError',
-           'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError', 'CropTooLargeError',
-           'DatasetCheckError', 'save_figure', 'new_folder', 'load_image', 'load_mask', 'is_image_file', 'name_problem',
-           'detect_layout', 'data_index', 'image_path', 'mask_path', 'skeleton_path', 'fov_path', 'list_names',
-           'load_item', 'load_fov', 'image_channels', 'image_sizes', 'check_dataset', 'read_split_files', 'split_names',
-           'save_split', 'load_split', 'data_report', 'crop_box', 'crop_to', 'centre_crop', 'augment_arrays',
-           'VessMapDataset', 'synthetic_geometry', 'render_vessels', 'synthetic_item', 'make_synthetic_vessmap',
-           'synthetic_set', 'item_stats', 'dataset_stats', 'display_range', 'display_image', 'display_note',
-           'plot_samples', 'stats_table', 'find_vessmap', 'plot_comparison']
+__all__ = ['IMAGE_EXTS', 'LIST_EXTS', 'IGNORE_LABEL', 'VESSMAP_FOLDERS', 'NNUNET_FOLDERS', 'TIFF_DTYPES', 'LIST_KEYS',
+           'SYNTHETIC_VERSION', 'DISPLAY_PERCENTILES', 'VESSMAP_ENV', 'DataError', 'MissingDataError',
+           'MissingMaskError', 'UnreadableFileError', 'SizeMismatchError', 'NonBinaryMaskError', 'BadImageError',
+           'CropTooLargeError', 'DatasetCheckError', 'save_figure', 'new_folder', 'load_image', 'load_mask',
+           'write_tiff', 'is_image_file', 'name_problem', 'detect_layout', 'data_index', 'image_path', 'mask_path',
+           'skeleton_path', 'fov_path', 'list_names', 'load_item', 'load_fov', 'image_channels', 'image_sizes',
+           'check_dataset', 'read_split_files', 'split_names', 'save_split', 'load_split', 'data_report', 'crop_box',
+           'crop_to', 'centre_crop', 'augment_arrays', 'VessMapDataset', 'synthetic_geometry', 'render_vessels',
+           'synthetic_item', 'make_synthetic_vessmap', 'synthetic_set', 'item_stats', 'dataset_stats', 'display_range',
+           'display_image', 'display_note', 'plot_samples', 'stats_table', 'find_vessmap', 'plot_comparison']
 
 # %% ../nbs/00_data.ipynb #c4c874f3
 class DataError(VessnbError, ValueError):
@@ -145,6 +145,21 @@ def load_mask(path):
         shown = ', '.join(f'{v:g}' for v in vals[:6]) + (', ...' if len(vals) > 6 else '')
         raise NonBinaryMaskError(f'{path}: mask is not binary ({len(vals)} distinct values: {shown})')
     return (a > 0).astype(np.uint8)
+
+# %% ../nbs/00_data.ipynb #80d7fc43
+TIFF_DTYPES = (np.uint8, np.uint16, np.float32)   # what ImageJ and Fiji open as they are
+
+def write_tiff(path, a, unit:str|None=None) -> Path:
+    "Write the 2-D array `a` (bool, 8/16-bit or float) as an ImageJ TIFF at its own size (atomically): what Fiji and napari open."
+    a = np.asarray(a)
+    if a.ndim != 2: raise DataError(f'{path}: write_tiff writes one 2-D image, got shape {a.shape}')
+    if a.dtype == bool: a = a.astype(np.uint8) * 255
+    elif a.dtype not in TIFF_DTYPES: a = a.astype(np.uint16 if np.issubdtype(a.dtype, np.integer) and 0 <= a.min() and a.max() < 2**16 else np.float32)
+    meta = {'min': float(a.min()), 'max': float(a.max())} | ({'unit': unit} if unit else {})
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, a, imagej=True, metadata=meta)
+    with atomic_write(path) as f: f.write(buf.getvalue())
+    return Path(path)
 
 # %% ../nbs/00_data.ipynb #60a2dc82
 def _natural_key(s):

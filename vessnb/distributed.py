@@ -4,8 +4,8 @@
 
 # %% ../nbs/08_distributed.ipynb #089d353a
 from __future__ import annotations
-import hashlib, math, os, pickle, time
-from dataclasses import astuple
+import hashlib, inspect, math, os, pickle, time
+from dataclasses import astuple, asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +13,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import (load_image, image_path, list_names, crop_box, crop_to, load_fov)
+from .data import (load_image, image_path, list_names, crop_box, load_fov)
 from .core import (DEFAULT_PROPORTION, DEFAULT_DEVICE, DEFAULT_CHANNELS, DEFAULT_DISK_CHECK, VessnbError, torch_threads)
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
 from .jacobian import (Tile, JacobianStore, measure_support, model_hash, exact_settings, target_map, model_input,
-                             tile_group)
+                             tile_group, as_tile, as_support)
 from .threshold import (influence_map, save_influence)
 
 
 # %% auto #0
-__all__ = ['ExplainError', 'checkpoint_spec', 'tile_geometry', 'tile_plan', 'segment_tiled', 'segment_image', 'explain_dataset',
-           'store_digest', 'local_cluster']
+__all__ = ['ExplainError', 'checkpoint_spec', 'tile_geometry', 'tile_plan', 'total_stride', 'segment_tiled', 'segment_image',
+           'explain_region', 'explain_dataset', 'store_digest', 'local_cluster']
 
 # %% ../nbs/08_distributed.ipynb #3df18732
 class ExplainError(VessnbError, ValueError):
@@ -65,25 +65,35 @@ def checkpoint_spec(checkpoint):
 
 # %% ../nbs/08_distributed.ipynb #90e2847e
 def tile_geometry(model:nn.Module, image=None, margin=None, align=None) -> tuple[int, int]:
-    "`(margin, align)` for tiling: VessNet: half its receptive field, aligned to its total stride 16; other models: measured support, align 1."
-    if align is None: align = 2 ** len(model.blocks) if isinstance(model, VessNet) else 1
+    "`(margin, align)` for windows: VessNet: half its receptive field, aligned to its total stride 16; other models: measured support, `total_stride`."
+    if align is None: align = 2 ** len(model.blocks) if isinstance(model, VessNet) else total_stride(model)
     if margin is None:
         if isinstance(model, VessNet): margin = receptive_field(model) // 2 + 1
         else:
             if image is None: raise ExplainError("tile_geometry: pass an image (to measure the support) or margin=")
             s = measure_support(model, torch.as_tensor(image))
-            if s is None: raise ExplainError("tile_geometry: the support is not smaller than the image; pass margin=")
-            margin = max(s.top, s.bottom, s.left, s.right)
+            margin = max(torch.as_tensor(image).shape[-2:]) if s is None else max(s.top, s.bottom, s.left, s.right)   # None: all of it
     return -(-int(margin) // align) * align, int(align)
 
-def tile_plan(shape, core:int, margin:int, align:int=1) -> list[Tile]:
-    "Tiles of core size `core` (a multiple of `align`) covering `shape` = (H, W), windows widened by `margin`."
-    H, W = shape
-    if core < 1 or core % align: raise ExplainError(f"tile={core} must be a positive multiple of align={align}")
-    if margin % align: raise ExplainError(f"margin={margin} must be a multiple of align={align}")
-    return [Tile(i, min(i + core, H), j, min(j + core, W), max(0, i - margin), min(H, i + core + margin),
-                 max(0, j - margin), min(W, j + core + margin))
-            for i in range(0, H, core) for j in range(0, W, core)]
+def tile_plan(shape, core:int, margin:int, align:int=1, box=None) -> list[Tile]:
+    "Tiles of core size `core` covering `box` = (i0, j0, h, w) of an image of `shape` = (H, W) (default: all of it); windows widen the cores by `margin` at least and start on multiples of `align`."
+    (H, W), (i0, j0, h, w) = shape, tuple(int(v) for v in (box or (0, 0, *shape)))
+    if core < 1 or align < 1 or margin < 0: raise ExplainError(f"tile={core}, align={align} and margin={margin} must be positive")
+    lo, hi = lambda v: max(0, (v - margin) // align * align), lambda v, n: min(n, -(-(v + margin) // align) * align)
+    return [Tile(i, e, j, f, lo(i), hi(e, H), lo(j), hi(f, W))
+            for i in range(i0, i0 + h, core) for j in range(j0, j0 + w, core)
+            for e, f in [(min(i + core, i0 + h), min(j + core, j0 + w))]]
+
+# %% ../nbs/08_distributed.ipynb #3983f5ed
+def total_stride(model:nn.Module) -> int:
+    "Product of the strides of `model`'s down-sampling convolutions and pools: its feature grids repeat with this period (an over-estimate is safe)."
+    s = 1
+    for m in model.modules():
+        if isinstance(m, (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)) \
+           and not isinstance(m, nn.modules.conv._ConvTransposeNd):
+            st = m.stride if m.stride is not None else m.kernel_size
+            s *= max(st) if isinstance(st, (tuple, list)) else int(st)
+    return s
 
 # %% ../nbs/08_distributed.ipynb #7a1c0e31
 def segment_tiled(model:nn.Module, image, tile:int, margin=None, align=None, target=None) -> torch.Tensor:
@@ -103,15 +113,39 @@ def segment_image(model:nn.Module, image, tile:int|None=None, target=None, **kwa
     if tile: return segment_tiled(model, image, tile, target=target, **kwargs)
     with exact_settings(model), torch.no_grad(): return target_map(model, target)(model_input(model, torch.as_tensor(image)))[0]
 
+# %% ../nbs/08_distributed.ipynb #0c2eca07
+def _write_params() -> set:
+    "The names `JacobianStore.write` takes (the rest of its keywords are metadata)."
+    return set(inspect.signature(JacobianStore.write).parameters) - {'self', 'meta'}
+
+def explain_region(store, name:str, model:nn.Module, image, box=None, *, tile:int|None=None, margin=None, align=None,
+                   tiles=None, fov=None, **kw) -> dict:
+    "Rows of the outputs `box` = (i0, j0, h, w) of `image` (cores of `tile` px) as `name`, each computed on a window of the whole image around it; its attributes."
+    js, x = (store if isinstance(store, JacobianStore) else JacobianStore(store)), torch.as_tensor(image)
+    (H, W), s = x.shape[-2:], int(kw.get('sampling_rate', 1))
+    box = tuple(int(v) for v in (box or (0, 0, H, W)))
+    if tiles is None:
+        known = as_support(kw.get('support'))                          # a window the user knows: the margin it needs
+        mg, al = tile_geometry(model, x, margin if margin is not None or known is None else max(asdict(known).values()), align)
+        tiles = tile_plan((H, W), tile or max(box[2:]), mg, al, box)
+    plan = [list(astuple(as_tile(t))) for t in tiles]
+    write = {k: v for k, v in kw.items() if k in _write_params()} | {'dtype': 'float32'}
+    meta = {k: v for k, v in kw.items() if k not in write}
+    want = {tile_group(name, t): t for t in plan}
+    js.drop_tiles(name, keep=[g for g, t in want.items() if g not in js.root or js.root[g].attrs.get('tile') == t])   # of other plans
+    for t in map(as_tile, plan):
+        i, j = torch.meshgrid(torch.arange(t.i0, t.i1), torch.arange(t.j0, t.j1), indexing='ij')
+        on = ((i - box[0]) % s == 0) & ((j - box[1]) % s == 0)          # the core's outputs (on a preview's grid)
+        pix = torch.stack([i[on] - t.a0, j[on] - t.b0], 1)
+        js.write(tile_group(name, t), model, x[..., t.a0:t.a1, t.b0:t.b1], pixels=pix, tile=list(astuple(t)),
+                 **write, **(meta | {'full_shape': [H, W]}))
+    return js.join_tiles(name, plan, x.cpu(), fov=fov, box=box, **meta)
+
 # %% ../nbs/08_distributed.ipynb #8ff72c65
 def _load(root, name, crop, channels=DEFAULT_CHANNELS, region=None):
+    "Image `name` of `root` and the box (i0, j0, h, w) of it explained: `region`, else the centre `crop`, else all of it."
     img = load_image(image_path(root, name), channels)
-    return crop_to(img, crop_box(img.shape, crop, region))
-
-def _load_fov(root, name, crop, region=None):
-    "The field-of-view mask of `name` cut as `_load` cuts its image, or None (the store keeps it with the image, as 03 does)."
-    fov = load_fov(root, name)
-    return None if fov is None else crop_to(fov, crop_box(fov.shape, crop, region))
+    return img, crop_box(img.shape, crop, region)
 
 def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(DEFAULT_PROPORTION,), maps_dir=None, device=DEFAULT_DEVICE,
                  threads=1, before_task=None, write_kw=None, allow=(), channels=DEFAULT_CHANNELS, region=None) -> dict:
@@ -119,20 +153,15 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(DE
     t0 = time.perf_counter()
     if before_task is not None: before_task(name)
     model = _get_model(spec, device, threads, allow)
-    img = torch.from_numpy(np.ascontiguousarray(_load(root, name, crop, channels, region))).to(device)
-    fov = _load_fov(root, name, crop, region)
+    img, box = _load(root, name, crop, channels, region)
+    img, fov = torch.from_numpy(np.ascontiguousarray(img)).to(device), load_fov(root, name)
     js, kw = JacobianStore(store), dict(write_kw or {})
     kw.update(image_name=name, crop=crop, region=None if region is None else list(region))
-    if tiles is None:
+    if tiles is None:                                      # the whole image, in one piece
         js.write(name, model, img, fov=fov, **kw)
         if maps_dir is not None:
             save_influence(influence_map(js, name, proportions), maps_dir, name, image=img.cpu())
-    else:
-        kw['dtype'] = 'float32'
-        for t in tiles:
-            js.write(tile_group(name, astuple(t)), model, img[..., t.a0:t.a1, t.b0:t.b1], tile=list(astuple(t)),
-                     full_shape=list(img.shape[-2:]), **kw)
-        js.join_tiles(name, [astuple(t) for t in tiles], img, fov=fov, image_name=name, crop=crop, region=kw['region'])
+    else: explain_region(js, name, model, img, box, tiles=tiles, fov=fov, **kw)
     return dict(name=name, shape=list(img.shape[-2:]), tiles=0 if tiles is None else len(tiles),
                 seconds=time.perf_counter() - t0, pid=os.getpid())
 
@@ -140,7 +169,7 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(DE
 def _stitch_task(_done, store, name, proportions, maps_dir, root, crop, channels=DEFAULT_CHANNELS, region=None):
     "Task after an image's tiles: its maps, stitched from the tiles (`vessnb.threshold.stitch_tiles`)."
     inf = influence_map(store, name, proportions)
-    if maps_dir is not None: save_influence(inf, maps_dir, name, image=torch.from_numpy(_load(root, name, crop, channels, region)))
+    if maps_dir is not None: save_influence(inf, maps_dir, name, image=JacobianStore(store).out_image(name))
     return inf.counts
 
 # %% ../nbs/08_distributed.ipynb #c40c5fc7
@@ -151,14 +180,14 @@ def _finished(js, name, tiles, want):
 
 # %% ../nbs/08_distributed.ipynb #0ab1c03e
 def _tile_plans(checkpoint, spec, root, names, tile, margin, align, allow, crop, channels, region) -> dict:
-    "{name: its tiles} of the images `names` larger than `tile` px (none without `tile`)."
-    if tile is None: return {}
+    "{name: its tiles} of the images `names` explained in part (a `region` or `crop`) or larger than `tile` px."
+    if tile is None and crop is None and region is None: return {}
     geo_model, plans = checkpoint if isinstance(checkpoint, nn.Module) else load_checkpoint(spec[1], allow=allow)[0], {}
     for n in names:
-        img = _load(root, n, crop, channels, region)
-        if max(img.shape[-2:]) > tile:
+        img, box = _load(root, n, crop, channels, region)
+        if tuple(box) != (0, 0, *img.shape[-2:]) or (tile and max(box[2:]) > tile):
             mg, al = tile_geometry(geo_model, img, margin, align)
-            plans[n] = tile_plan(img.shape[-2:], tile, mg, al)
+            plans[n] = tile_plan(img.shape[-2:], tile or max(box[2:]), mg, al, box)
     return plans
 
 def _run_here(spec, root, store, crop, todo, plans, common, retries, progress, done, failed):
@@ -211,6 +240,7 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
     js = JacobianStore(store)                  # creates the root (and .partial) before any task runs
     write_kw = dict(method=method, chunk_size=chunk_size, dtype=dtype, checkpoint_hash=chash, target=target, support=support,
                     disk_check=disk_check)
+    if margin is None and as_support(support) is not None: margin = max(asdict(as_support(support)).values())   # the window it needs
     plans = _tile_plans(checkpoint, spec, root, names, tile, margin, align, allow, crop, channels, region)
     want = dict(crop=crop, region=None if region is None else list(region), **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
     todo = [n for n in names if not _finished(js, n, plans.get(n), want)

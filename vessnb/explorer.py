@@ -90,6 +90,13 @@ def _boxes(nz) -> np.ndarray:
     h, w = nz.shape[1] - ri[:, ::-1].argmax(1) - i0, nz.shape[2] - ci[:, ::-1].argmax(1) - j0
     return np.stack([i0, j0, h, w], 1) * ri.any(1)[:, None]
 
+def _shown_part(lv, q, off, H:int, W:int):
+    "Levels `lv` (n, h, w) and colours `q` (n, P, h, w) of windows at offsets `off` (n, 2), zero outside the (H, W) outputs shown."
+    h, w = lv.shape[-2:]
+    ii, jj = off[:, :1] + np.arange(h), off[:, 1:] + np.arange(w)
+    inside = ((ii >= 0) & (ii < H))[:, :, None] & ((jj >= 0) & (jj < W))[:, None, :]
+    return lv * inside, q * inside[:, None]
+
 def _level_counts(lv, K:int, chunk:int=256) -> np.ndarray:
     "(n, K) counts of levels `> k` for k = 0 .. K-1, per window of levels `lv` (n, h, w)."
     out = np.empty((len(lv), K), dtype=np.int64)
@@ -159,8 +166,9 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, proportio
     if not js.is_complete(name): raise ExplorerError(f"{js.path}: image {name!r} is incomplete; finish 03_jacobian first")
     if channel_norm not in CHANNEL_NORMS: raise ExplorerError(f"channel_norm must be one of {CHANNEL_NORMS}, got {channel_norm!r}")
     ps = page_proportions(proportion)
-    image, prob = js.image(name).float(), js.prob(name).float().numpy()
+    image, prob, origin = js.out_image(name).float(), js.prob(name).float().numpy(), np.array(js.origin(name))
     H, W = image.shape[-2:]
+    part = js.attrs(name)['shape'] != [H, W]                 # a region: rows reach beyond the outputs shown
     C, s = js.attrs(name).get('channels', 1), int(js.attrs(name).get('sampling_rate', 1))
     Ho, Wo = -(-H // s), -(-W // s)                   # the output pixels shown: all, or a preview's sampled grid
     m, mm, R = js.max_abs(name), _max_magnitude(js, name, channel_norm), _band_rows(Wo, band_rows)
@@ -174,8 +182,10 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, proportio
         bar.update(len(pix))
         A, planes = _planes(win, channel_norm)
         lv, (q, rmax) = row_levels(A, mm, ps), _rows_on_own_scale(planes)
-        pix, off, box = pix.numpy() // s, off.numpy(), _boxes((lv > 0) | (q != 0).any(1))
-        counts[:, pix[:, 0], pix[:, 1]] = _level_counts(lv, K).T
+        pix, off = (pix.numpy() - origin) // s, off.numpy() - origin
+        counts[:, pix[:, 0], pix[:, 1]] = _level_counts(lv, K).T              # exact: whole rows
+        if part: lv, q = _shown_part(lv, q, off, H, W)                        # drawn: their part over the outputs
+        box = _boxes((lv > 0) | (q != 0).any(1))
         for (i, j), (oi, oj), (i0, j0, h, w), l, qr, r in zip(pix, off, box, lv, q, rmax):
             b = i // R
             pending[b][(i - b * R) * Wo + j] = (oi + i0, oj + j0, h, w), l[i0:i0 + h, j0:j0 + w], qr[:, i0:i0 + h, j0:j0 + w], r
@@ -378,14 +388,16 @@ def explore(folder, store=None, name=None, proportion:float=DEFAULT_PROPORTION, 
     js = JacobianStore(Path(store) if store is not None else output_file(folder, 'store'))
     name = name or js.names()[0]
     if name not in js: raise ExplorerError(f"{js.path}: no image {name!r} (it has {js.names()})")
-    ps, M, H, W = page_proportions(proportion), _max_magnitude(js, name, channel_norm), *js.attrs(name)['shape']
+    ps, M, H, W = page_proportions(proportion), _max_magnitude(js, name, channel_norm), *js.attrs(name)['out_shape']
+    (o0, o1), image = js.origin(name), js.out_image(name)
     wi, wj = w.IntSlider(H // 2, 0, H - 1, description='i'), w.IntSlider(W // 2, 0, W - 1, description='j')
     wp = w.SelectionSlider(options=[(f'{p:g}', k) for k, p in enumerate(ps)], value=int(np.searchsorted(ps, proportion)), description='proportion')
     def draw(i, j, k):
-        A, planes = _planes(js.row(name, i, j)[None], channel_norm)          # the row the page shows: read on demand
-        s = page_stats(row_levels(A[0], M, ps), k)
+        A, planes = _planes(js.row(name, i + o0, j + o1)[None], channel_norm)   # the whole row, read on demand
+        s = page_stats(row_levels(A[0], M, ps), k)                           # its statistics, in image coordinates
+        planes, s = planes[..., o0:o0 + H, o1:o1 + W], s | {'i0': s['i0'] - o0, 'i1': s['i1'] - o0, 'j0': s['j0'] - o1, 'j1': s['j1'] - o1}
         fig, ax = plt.subplots(1, 3, figsize=(11, 3.4))
-        show_map(ax[0], js.image(name), 'image', 'image'); show_map(ax[1], js.prob(name), 'prob', 'vessel probability')
+        show_map(ax[0], image, 'image', 'image'); show_map(ax[1], js.prob(name), 'prob', 'vessel probability')
         show_map(ax[2], planes[0, 0], 'gradient' if planes.shape[1] == 1 else 'influence', label='row on its own scale',
                  title=f"row ({i}, {j}): count {s['count']} at p = {ps[k]:g}, fulfillment {s['fulfillment']:.3f}")
         for a in ax: a.plot(j, i, 'y+', ms=12)

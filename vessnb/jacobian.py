@@ -21,11 +21,12 @@ from .data import (name_problem)
 
 
 # %% auto #0
-__all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'STORE_DTYPES', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError',
-           'StoreFullError', 'Target', 'as_target', 'target_map', 'precision_flags', 'set_precision_flags',
-           'exact_settings', 'model_input', 'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support',
-           'row_shape', 'take_windows', 'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows',
-           'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore', 'Tile', 'as_tile', 'tile_group']
+__all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'STORE_DTYPES', 'SMALL_JACOBIAN', 'JacobianError', 'StoreMismatchError',
+           'StoreCorruptError', 'StoreFullError', 'Target', 'as_target', 'target_map', 'precision_flags',
+           'set_precision_flags', 'exact_settings', 'model_input', 'colour_spacing', 'auto_chunk', 'Support',
+           'measure_support', 'as_support', 'row_shape', 'take_windows', 'put_windows', 'JacobianBlocks',
+           'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore', 'Tile',
+           'as_tile', 'shown_name', 'tile_group']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -568,7 +569,7 @@ class JacobianStore:
     _RESERVED = {'name', 'method', 'mode', 'dtype', 'compute_dtype', 'target', 'support', 'chunk_size', 'n_blocks', 'n_pixels',
                  'n_backward', 'shape', 'out_shape', 'device', 'layout', 'window', 'channels', 'model_hash', 'checkpoint_hash',
                  'sampling_rate', 'complete', 'planned', 'max_abs', 'seconds_forward', 'seconds_support', 'seconds_rows',
-                 'seconds_total', 'spacing', 'bytes_forward', 'bytes_per_cotangent', 'estimate'}
+                 'seconds_total', 'spacing', 'bytes_forward', 'bytes_per_cotangent', 'estimate', 'origin', 'tiles', 'tiled'}
     def __init__(self, path):
         self.path = Path(path)
         self.root = zarr.open_group(str(self.path), mode='a')
@@ -640,9 +641,9 @@ def image_damage(self:JacobianStore, name) -> str | None:
 def _resumable(self:JacobianStore, name, overwrite:bool) -> bool:
     "Whether writing `name` again resumes what is stored: not `overwrite`, planned, undamaged (damage is logged; it is made again)."
     if overwrite: return False
-    try: planned = self.root[name].attrs.get('planned')
-    except Exception: planned = True                                 # unreadable: `image_damage` says why
-    if not planned: return False
+    try: planned, joined = self.root[name].attrs.get('planned'), self.root[name].attrs.get('tiled')
+    except Exception: planned, joined = True, False                  # unreadable: `image_damage` says why
+    if not planned or joined: return False                           # a joined image is made by `join_tiles`, not resumed
     if why := self.image_damage(name): logger.warning(f"{self.path/name}: {why}; it is made again")
     return why is None
 
@@ -779,6 +780,11 @@ def as_tile(tile) -> Tile:
     "`tile` as a `Tile` (from a `Tile`, or the list of eight integers a store keeps)."
     return tile if isinstance(tile, Tile) else Tile(*(int(v) for v in tile))
 
+def shown_name(group:str) -> str:
+    "How logs name a store group: an image's name, or for a tile group its image and the corner of its core."
+    m = re.fullmatch(r'\.tile-(.+)-r(\d{5})c(\d{5})', group, re.S)
+    return group if m is None else f"{m[1]} (the part from row {int(m[2])}, column {int(m[3])})"
+
 def tile_group(name:str, tile) -> str:
     "The (hidden) group of the tile `tile` (a `Tile`, or its eight integers) of image `name`."
     t = as_tile(tile)
@@ -807,39 +813,53 @@ def _tiled_row(self:JacobianStore, name, i, j):
 
 # %% ../nbs/03_jacobian.ipynb #7a1c0e82
 @patch
-def join_tiles(self:JacobianStore, name:str, tiles, image, fov=None, **meta) -> dict:
-    "Make the complete stored tiles `tiles` (each i0, i1, j0, j1, a0, a1, b0, b1) of `image` one image `name` (with its `fov` mask); its attributes."
+def join_tiles(self:JacobianStore, name:str, tiles, image, fov=None, box=None, **meta) -> dict:
+    "Make the complete stored tiles `tiles` (each i0, i1, j0, j1, a0, a1, b0, b1) of `image` one image `name` whose outputs are `box` (i0, j0, h, w; default: all), with its `fov` mask; its attributes."
     tiles = [[int(v) for v in t] for t in tiles]
     groups = [tile_group(name, t) for t in tiles]
     missing = [g for g in groups if not (self._has(g) and self.is_complete(g))]
     if missing: raise JacobianError(f"{self.path}: tiles {missing[:3]} of {name!r} are not complete; write them first")
     img = torch.as_tensor(image).float().cpu()
     H, W = img.shape[-2:]
-    prob, m, first = torch.full((H, W), math.nan), 0.0, self.attrs(groups[0])
+    i0, j0, h, w = (int(v) for v in (box or (0, 0, H, W)))
+    prob, m, first = torch.full((h, w), math.nan), 0.0, self.attrs(groups[0])
     for g, t in zip(groups, map(as_tile, tiles)):
-        prob[t.i0:t.i1, t.j0:t.j1] = self.prob(g)[t.i0 - t.a0:t.i1 - t.a0, t.j0 - t.b0:t.j1 - t.b0]
+        prob[t.i0 - i0:t.i1 - i0, t.j0 - j0:t.j1 - j0] = self.prob(g)[t.i0 - t.a0:t.i1 - t.a0, t.j0 - t.b0:t.j1 - t.b0]
         for _, _, win in self._core_windows(g, t): m = max(m, float(win.abs().max()))
-    if prob.isnan().any(): raise JacobianError(f"{name!r}: the tiles' cores do not cover the {H}x{W} image")
+    if prob.isnan().any(): raise JacobianError(f"{name!r}: the tiles' cores do not cover its {h}x{w} outputs at ({i0}, {j0})")
     tas = [self.attrs(g) for g in groups]
     keep = ('method', 'mode', 'dtype', 'compute_dtype', 'target', 'support', 'channels', 'model_hash', 'checkpoint_hash',
-            'sampling_rate', 'chunk_size', 'device')
+            'sampling_rate', 'chunk_size', 'device', 'estimate')
     a = {k: first.get(k) for k in keep} | dict(
-        name=name, tiled=True, tiles=tiles, layout='tiles', shape=[H, W], out_shape=[H, W], window=None, n_pixels=H * W,
+        name=name, tiled=True, tiles=tiles, layout='tiles', shape=[H, W], out_shape=[h, w], origin=[i0, j0], window=None,
+        n_pixels=sum(x['n_pixels'] for x in tas),
         n_blocks=sum(x['n_blocks'] for x in tas), n_backward=sum(x['n_backward'] for x in tas),
         seconds_total=sum(float(x.get('seconds_total') or 0) for x in tas), max_abs=m, planned=True, complete=False, **meta)
     if self._has(name): shutil.rmtree(self.path/name); self._forget(name)
     g = self.root.create_group(name, attributes=a)
     g.create_array('image', data=img.numpy()); g.create_array('prob', data=prob.numpy())
-    if fov is not None: self._put_fov(name, fov, (H, W))
+    if fov is not None: self._put_fov(name, np.asarray(fov)[i0:i0 + h, j0:j0 + w], (h, w))
     self._seal(name, complete=True)
     return self.attrs(name)
+
+# %% ../nbs/03_jacobian.ipynb #d66f49e9
+@patch
+def origin(self:JacobianStore, name) -> tuple[int, int]:
+    "Image coordinates (row, column) of output pixel (0, 0) of `name`: (0, 0), or the corner of the region it explains."
+    return tuple(int(v) for v in (self.attrs(name).get('origin') or (0, 0)))
+
+@patch
+def out_image(self:JacobianStore, name) -> torch.Tensor:
+    "The part of `name`'s image under its outputs (the pixels of `prob`, `fov` and the maps): the region it explains, or all of it."
+    (i0, j0), (h, w) = self.origin(name), self.attrs(name)['out_shape']
+    return self.image(name)[..., i0:i0 + h, j0:j0 + w]
 
 # %% ../nbs/03_jacobian.ipynb #1cfed572
 @patch
 def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
           sampling_rate=1, dtype='float16', checkpoint_hash=None, overwrite=False, progress=False,
-          callback=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK, fov=None, **meta) -> dict:
-    "Extract and store the rows of `image` as `name` (resuming an incomplete one); returns its attributes."
+          callback=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK, fov=None, pixels=None, **meta) -> dict:
+    "Extract and store the rows of `image` (those of output `pixels` (n, 2) only, when given) as `name`, resuming an incomplete one; its attributes."
     if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     clash = set(meta) & self._RESERVED
     if clash: raise JacobianError(f"metadata keys {sorted(clash)} are reserved by the store; rename them")
@@ -852,7 +872,7 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
     if self._has(name) and not self._resumable(name, overwrite): shutil.rmtree(self.path/name); self._forget(name)
     if self._has(name): ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
     else: ext, a, todo = self._start(name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate,
-                                     dtype, checkpoint_hash, progress, support, disk_check, fov, meta)
+                                     dtype, checkpoint_hash, progress, support, disk_check, fov, pixels, meta)
     if ext is None: return self._finish(name, None) if a.get('_finish') else a
     t = [time.perf_counter()]
     for n, k in enumerate(todo):
@@ -866,10 +886,10 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
 # %% ../nbs/03_jacobian.ipynb #71ecbee9
 @patch
 def _start(self:JacobianStore, name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate, dtype, chash,
-           progress, support, disk_check, fov, meta):
+           progress, support, disk_check, fov, pixels, meta):
     key = f'{mhash}|{as_target(target)}'
     known = self.known_support(key)
-    ext = JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size,
+    ext = JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size, pixels=pixels,
                          sampling_rate=sampling_rate, progress=progress, support=support, measured=known)
     if ext.support is not None and known is None and support is None: self._remember_support(key, ext.support)
     est = self._check_plan(name, ext, dtype, disk_check)
@@ -921,7 +941,7 @@ def _check_plan(self:JacobianStore, name, ext, dtype, disk_check) -> dict:
     "Log the plan's size; refuse one whose store exceeds the free disk (`disk_check`); the estimate."
     est, free = ext.estimate(dtype), shutil.disk_usage(self.path).free
     i = ext.info
-    logger.info(f"jacobian {name}: {i['n_pixels']} rows by {i['method']} ({i['n_backward']} backward passes in {i['n_blocks']} blocks, "
+    logger.info(f"jacobian {shown_name(name)}: {i['n_pixels']} rows by {i['method']} ({i['n_backward']} backward passes in {i['n_blocks']} blocks, "
                 f"windows {ext.window[0]}x{ext.window[1]}); store about {_gb(est['store_bytes'])} ({_gb(free)} free), "
                 f"memory about {_gb(est['memory_bytes'])}")
     if disk_check and est['store_bytes'] > free:
@@ -943,8 +963,33 @@ def _log_rate(self:JacobianStore, name, t, n_blocks):
     est = dict(self.root[name].attrs.get('estimate') or {}, seconds_first_block=first, seconds_per_block=rate,
                seconds=first + rate * (n_blocks - 1), from_blocks=len(t) - 1)
     self.root[name].attrs['estimate'] = est
-    logger.info(f"jacobian {name}: {len(t) - 1} blocks in {t[-1] - t[0]:.2f} s; about {est['seconds']:.0f} s "
+    logger.info(f"jacobian {shown_name(name)}: {len(t) - 1} blocks in {t[-1] - t[0]:.2f} s; about {est['seconds']:.0f} s "
                 f"({est['seconds'] / 3600:.2f} h) for all {n_blocks} blocks")
+
+# %% ../nbs/03_jacobian.ipynb #80f54002
+SMALL_JACOBIAN = 2**24   # entries of a dense Jacobian (an image of 64x64 or less): explained whole without measuring
+
+@patch
+def fit_box(self:JacobianStore, model:nn.Module, image, max_seconds=None, max_bytes=None, dtype:str='float16', target=None,
+            **kw) -> tuple[tuple, str | None]:
+    "(i0, j0, h, w) of `image` to explain — all of it if its estimated time, store and memory fit the limits, else the largest centred part that does — and why (None: all of it)."
+    x = torch.as_tensor(image)
+    H, W = x.shape[-2:]
+    if (H * W) ** 2 <= SMALL_JACOBIAN or (max_seconds is None and max_bytes is None): return (0, 0, H, W), None
+    key = f'{model_hash(model)}|{as_target(target)}'
+    ext = JacobianBlocks(model, x, target=target, measured=self.known_support(key), **kw)
+    if ext.support is not None and self.known_support(key) is None: self._remember_support(key, ext.support)
+    est, t = ext.estimate(dtype), time.perf_counter()
+    next(ext)                                                         # one block, timed (its warm-up included: an upper bound)
+    secs, need = (time.perf_counter() - t) * len(ext), max(est['store_bytes'], est['memory_bytes'])
+    f = min(max_seconds / secs if max_seconds else 1.0, max_bytes / need if max_bytes else 1.0)
+    if f >= 1: return (0, 0, H, W), None
+    part = ext.estimate('float32')                                    # a part is stored in float32 (as tiles are)
+    f = min(f, max_bytes / max(part['store_bytes'], part['memory_bytes']) if max_bytes else 1.0)
+    h = min(H, max(16, int(math.sqrt(f * H * W))))
+    w = min(W, max(16, int(f * H * W / h)))
+    return ((H - h) // 2, (W - w) // 2, h, w), (f"the whole {H}x{W} image needs about {secs / 3600:.2f} h and {_gb(need)} "
+                                                f"(store or memory) by the estimate")
 
 # %% ../nbs/03_jacobian.ipynb #1c3a359c
 @patch
@@ -1011,5 +1056,11 @@ def _finish(self:JacobianStore, name, ext):
 def remove(self:JacobianStore, name:str):
     "Delete image `name` of the store and everything stored of it (its tiles too)."
     self._group(name)                                    # an unknown name: an error naming the store
-    for g in [name] + [k for k in self.root.group_keys() if k.startswith(f'.tile-{name}-')]:
-        shutil.rmtree(self.path/g); self._forget(g)
+    shutil.rmtree(self.path/name); self._forget(name); self.drop_tiles(name)
+
+@patch
+def drop_tiles(self:JacobianStore, name:str, keep=()) -> list[str]:
+    "Delete the stored tiles of image `name` except the tile groups `keep`; the groups deleted."
+    gone = [k for k in self.root.group_keys() if k.startswith(f'.tile-{name}-') and k not in set(keep)]
+    for g in gone: shutil.rmtree(self.path/g); self._forget(g)
+    return gone

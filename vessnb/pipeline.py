@@ -14,11 +14,12 @@ from .config import (RunConfig, RUN_FILES, run_file, run_lock, remove_temporarie
                            remove_results)
 
 # %% auto #0
-__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'HANDED_IN', 'Stage', 'PipelineError', 'stage_path',
-           'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures', 'stage_digest', 'given_digest',
-           'recorded_digest', 'input_digest', 'handed_digest', 'run_stage', 'why_stale', 'shared_demo_run',
-           'demo_inputs', 'record_notebook', 'Recorder', 'folder_kind', 'check_folder', 'absolute_paths',
-           'forget_results', 'run_pipeline', 'images_result', 'checkpoint_result', 'explain', 'segment']
+__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'HANDED_IN', 'SEGMENT_THRESHOLD', 'Stage',
+           'PipelineError', 'stage_path', 'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures',
+           'stage_digest', 'given_digest', 'recorded_digest', 'input_digest', 'handed_digest', 'run_stage', 'why_stale',
+           'shared_demo_run', 'demo_inputs', 'record_notebook', 'Recorder', 'folder_kind', 'check_folder',
+           'absolute_paths', 'forget_results', 'run_pipeline', 'images_result', 'checkpoint_result', 'explain',
+           'segment']
 
 # %% ../nbs/12_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ STAGES = {s.name: s for s in (
     Stage('train', 'vessnb.stages:train_stage', '02_train', ('data',), ('checkpoint', 'last', 'evaluation', 'probabilities'),
           reads=(('data', ('root', 'split', 'channels')),), options=_TRAINING, swaps=True),   # not which images are explained
     Stage('jacobian', 'vessnb.stages:jacobian_stage', '03_jacobian', ('data', 'train'), ('store',), repairs=True,
-          options=('crop', 'explain_size', 'region', 'target', 'method', 'mode', 'sampling_rate', 'support', 'tile', 'device',
-                   'model')),   # the model: the class its checkpoint may name
+          options=('explain_size', 'max_hours', 'max_gib', 'region', 'target', 'method', 'mode', 'sampling_rate', 'support', 'tile',
+                   'device', 'model')),   # the model: the class its checkpoint may name
     Stage('threshold', 'vessnb.stages:threshold_stage', '04_threshold', ('jacobian',), ('maps', 'ome_zarr'),
           options=('proportion', 'channel_norm', 'ome_zarr')),
     Stage('validate', 'vessnb.stages:validate_stage', '05_validate', ('jacobian', 'threshold', 'train'), options=('device', 'seed', 'model')),
@@ -383,18 +384,22 @@ def explain(cfg:RunConfig, checkpoint, paths) -> dict:
     return run_pipeline(cfg, stages, given={'data': images_result(paths, cfg.channels), 'train': checkpoint_result(checkpoint, cfg.model)})
 
 # %% ../nbs/12_pipeline.ipynb #7a1c0e41
-def _save_prob(out, name, img, p, target) -> str:
-    "Write NAME_prob.npy (atomically) and NAME_prob.png (image beside its map) into `out`; the .npy path."
+SEGMENT_THRESHOLD = 0.5   # the mask segment writes: probability > 0.5 (for two classes, the class of the larger probability)
+
+def _save_prob(out, name, img, p, target) -> dict:
+    "Write NAME_prob.npy, NAME_prob.tif, NAME_mask.tif (ImageJ TIFFs at the image's size) and NAME_prob.png (image beside its map) into `out`; their paths."
     import numpy as np, matplotlib.pyplot as plt
-    from vessnb.data import save_figure, display_image
+    from vessnb.data import save_figure, display_image, write_tiff
     from vessnb.core import atomic_write
     with atomic_write(out/f'{name}_prob.npy') as f: np.save(f, p)
+    files = dict(map=str(out/f'{name}_prob.npy'), tiff=str(write_tiff(out/f'{name}_prob.tif', p.astype(np.float32))),
+                 mask=str(write_tiff(out/f'{name}_mask.tif', p > SEGMENT_THRESHOLD)), png=str(out/f'{name}_prob.png'))
     fig, axs = plt.subplots(1, 2, figsize=(8.4, 4.2))
     axs[0].imshow(display_image(img), cmap='gray'); axs[0].set_title(name)
     im = axs[1].imshow(p, cmap='viridis', vmin=0, vmax=1); axs[1].set_title(target); fig.colorbar(im, ax=axs[1], shrink=0.8)
     for ax in axs: ax.axis('off')
     save_figure(fig, out/f'{name}_prob.png'); plt.close(fig)
-    return str(out/f'{name}_prob.npy')
+    return files
 
 def segment(cfg:RunConfig, checkpoint, paths) -> dict:
     "Probability maps of the unlabelled images `paths` with `checkpoint` (whole, or `cfg.tile`-px tiles) in `cfg.run_dir`/segmentation."
@@ -416,7 +421,7 @@ def segment(cfg:RunConfig, checkpoint, paths) -> dict:
             check_channels(model, img, path, cfg.channels)
             p = segment_image(model, torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device), tile, cfg.target).float().cpu().numpy()
             per[name] = dict(file=path, shape=list(p.shape), tile=tile, seconds=round(time.perf_counter() - t0, 3),
-                             map=_save_prob(out, name, img, p, cfg.target))
+                             mask_threshold=SEGMENT_THRESHOLD, **_save_prob(out, name, img, p, cfg.target))
             logger.info(f"segment {name}: {p.shape[0]}x{p.shape[1]} in {per[name]['seconds']} s" + (f' ({tile}-px tiles)' if tile else ''))
     summary = dict(checkpoint=str(Path(checkpoint).resolve()), checkpoint_hash=chash, target=cfg.target, tile=tile, images=per)
     return update_summary(run_dir, 'segment', summary)

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 
 from .core import DEFAULT_MODEL, DEFAULT_CHANNELS, output_file, atomic_write, hash_files, int_list, logger, save_json
 from .config import RunConfig, run_file, update_summary
-from .data import (DataError, MissingDataError, VessMapDataset, check_dataset, crop_box, crop_to, data_index, dataset_stats,
+from .data import (DataError, MissingDataError, VessMapDataset, check_dataset, crop_box, data_index, dataset_stats,
                          detect_layout, image_path, list_names, load_fov, load_image, load_mask, load_split, mask_path, new_folder,
                          plot_samples, read_split_files, save_figure, save_split, split_names, synthetic_set)
 from .model import CheckpointError, read_checkpoint, build_model, checkpoint_hash, count_parameters, load_checkpoint, model_class, model_spec
@@ -24,7 +24,7 @@ from .jacobian import JacobianError, JacobianStore, StoreMismatchError
 from .threshold import store_maps, write_ome_zarr
 from .validate import ValidateError, explained_label, model_label, validate_images, worst_images, worst_images_figure
 from .explorer import write_explorer
-from .distributed import explain_dataset, local_cluster
+from .distributed import explain_dataset, explain_region, local_cluster
 
 # %% auto #0
 __all__ = ['PER_IMAGE', 'data_stage', 'data_digest', 'stage_model_arguments', 'training_key', 'train_stage', 'explained_size',
@@ -185,8 +185,8 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
 
 # %% ../nbs/11_stages.ipynb #9997ebe1
 def explained_size(cfg:RunConfig) -> int | None:
-    "Side of the explained centre crops of run `cfg`: `explain_size`, else `crop`; None for whole images."
-    return cfg.crop if cfg.explain_size is None else (cfg.explain_size or None)
+    "Side of the explained centre crops of run `cfg`: `explain_size`; None for whole images (0) or the default (None: `fit_box` decides)."
+    return cfg.explain_size or None
 
 def explained_box(cfg:RunConfig, shape) -> tuple[int, int, int, int]:
     "(i0, j0, h, w) explained of an image of `shape` in run `cfg`: `region`, else the centre crop of `explained_size`, else all."
@@ -221,6 +221,22 @@ def stage_model(train:dict, device='cpu', allow=()) -> tuple[nn.Module, str]:
     ckpt, chash = stage_checkpoint(train)
     return load_checkpoint(ckpt, map_location=device, allow=allow)[0], chash      # the class: trusted, or the user's (`allow`)
 
+# %% ../nbs/11_stages.ipynb #83e2b3b5
+def _default_box(cfg, js, model, name, x, chash) -> tuple:
+    "The box of image `name` (tensor `x`) that run `cfg` explains: `explained_box`, or by default all of it that fits the limits (a choice kept while they stand)."
+    if cfg.region is not None or cfg.explain_size is not None: return explained_box(cfg, x.shape)
+    limits, a = [cfg.max_hours, cfg.max_gib], {}
+    try: a = js.attrs(name) if name in js else {}
+    except JacobianError: pass                                       # damaged: chosen again (and made again by `write`)
+    if a.get('limits') == limits and a.get('checkpoint_hash') == chash: return tuple(a['region'])   # chosen before: kept
+    box, why = js.fit_box(model, x, cfg.max_hours * 3600, cfg.max_gib * 2**30, target=cfg.target, method=cfg.method,
+                          sampling_rate=cfg.sampling_rate, support=cfg.support, chunk_size=cfg.chunk_size)
+    if why: logger.info(f"jacobian {name}: {why}, beyond --max-hours {cfg.max_hours:g} or --max-gib {cfg.max_gib:g}: its centre "
+                        f"{box[2]}x{box[3]} (from row {box[0]}, column {box[1]}) is explained instead; --explain-size 0 explains "
+                        "all of it, --region I0,J0,H,W another part")
+    return box
+
+
 # %% ../nbs/11_stages.ipynb #379b4bbc
 PER_IMAGE = ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_pixels', 'n_backward', 'chunk_size', 'seconds_total', 'max_abs')
 
@@ -239,16 +255,18 @@ def _explain_image(cfg, js, model, chash, name, path, data, train, crop) -> bool
     channels = data.get('channels', DEFAULT_CHANNELS)               # what the data stage chose to keep of colour images
     img = load_image(path, channels)
     check_channels(model, img, path, channels)
-    box = explained_box(cfg, img.shape)
+    x, full = torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device), list(img.shape[-2:])
+    box = _default_box(cfg, js, model, name, x, chash)
     fov = load_fov(data['root'], name, img.shape[-2:]) if data.get('root') else None
-    img, full, fov = crop_to(img, box), list(img.shape[-2:]), None if fov is None else crop_to(fov, box)
     kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash,
               sampling_rate=cfg.sampling_rate, support=cfg.support, disk_check=cfg.disk_check, fov=fov, progress=name, image_name=name,
-              image_file=str(path), crop=crop, region=list(box), full_shape=full, model_source=str(train['checkpoint']))
-    x = torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device)
+              image_file=str(path), crop=crop, region=list(box), full_shape=full, model_source=str(train['checkpoint']),
+              **({'limits': [cfg.max_hours, cfg.max_gib]} if cfg.region is None and cfg.explain_size is None else {}))
+    part = (lambda **k: explain_region(js, name, model, x, box, **k)) if list(box) != [0, 0, *full] else \
+           (lambda **k: js.write(name, model, x, **k))                # a part of the image: on windows of the whole image
     asked = cfg.method != 'auto' and name in js and js.attrs(name).get('method') != cfg.method   # stored by another method
-    try: js.write(name, model, x, overwrite=asked, **kw); return False
-    except StoreMismatchError: js.write(name, model, x, overwrite=True, **kw); return True      # another model's entry: redone
+    try: part(overwrite=asked, **kw); return False
+    except StoreMismatchError: part(overwrite=True, **kw); return True      # another model's entry: redone
 
 def jacobian_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     "Extract and store the Jacobians of the images `data['explain']` for the model `train['checkpoint']`; returns the summary."
@@ -268,7 +286,7 @@ def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
     "Influence maps at `cfg.proportion` of the images the Jacobian stage stored (`jacobian`), into run_dir/maps; the summary."
     run_dir = new_folder(cfg.run_dir)
     maps_dir, ps = run_file(run_dir, 'maps'), [cfg.proportion]
-    res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir, channels=cfg.channel_norm)
+    res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir, channels=cfg.channel_norm, progress=True)
     js = JacobianStore(jacobian['store'])
     fovs = {n: f[::r.step, ::r.step] for n, r in res.items() if (f := js.fov(n)) is not None}   # on the map's grid
     summary = dict(store=jacobian['store'], maps=str(maps_dir), proportions=ps, channel_norm=cfg.channel_norm, images=list(res),
@@ -278,7 +296,7 @@ def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
                    max_count={n: r.counts.amax((1, 2)).tolist() for n, r in res.items()},
                    mean_count_fov={n: res[n].counts[:, f].float().mean(1).tolist() for n, f in fovs.items()},
                    previews={n: r.step for n, r in res.items() if r.step > 1},
-                   ome_zarr={n: str(write_ome_zarr(run_file(run_dir, 'ome_zarr')/f'{n}.ome.zarr', js.image(n), js.prob(n), r, n))
+                   ome_zarr={n: str(write_ome_zarr(run_file(run_dir, 'ome_zarr')/f'{n}.ome.zarr', js.out_image(n), js.prob(n), r, n))
                              for n, r in res.items()} if cfg.ome_zarr else {})
     update_summary(run_dir, 'threshold', summary)
     logger.info(f"threshold: {len(res)} influence maps at proportion {cfg.proportion} in {maps_dir}")

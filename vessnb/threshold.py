@@ -12,12 +12,12 @@ from fastcore.basics import patch
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from tqdm.auto import tqdm
 
-from .data import (save_figure, synthetic_item, display_image, display_note)
+from .data import (save_figure, synthetic_item, display_image, display_note, display_range)
 from .model import (VessNet)
 from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError, tile_group, as_tile, put_windows
-from .core import (check_proportion, DEFAULT_PROPORTION, DEFAULT_DEVICE, CHANNEL_NORMS, DEFAULT_CHANNEL_NORM, VessnbError, atomic_write)
+from .core import (check_proportion, DEFAULT_PROPORTION, DEFAULT_DEVICE, CHANNEL_NORMS, DEFAULT_CHANNEL_NORM, VessnbError, atomic_write,
+                         Progress, logger)
 
 
 # %% auto #0
@@ -140,10 +140,10 @@ class Influence:
 # %% ../nbs/04_threshold.ipynb #6ec19454
 @patch
 def pixel_grid(self:Influence) -> tuple[torch.Tensor, torch.Tensor]:
-    "Output pixel coordinates (i, j) of the map's entries, each (h, w) int64."
+    "Image coordinates (i, j) of the output pixels of the map's entries, each (h, w) int64 (a region's start at its `origin`)."
     h, w = self.mass.shape
-    i, j = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
-    return i * self.step, j * self.step
+    (o0, o1), (i, j) = self.info.get('origin') or (0, 0), torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+    return o0 + i * self.step, o1 + j * self.step
 
 @patch(as_prop=True)
 def box_area(self:Influence) -> torch.Tensor:
@@ -222,7 +222,9 @@ def influence_from_blocks(blocks, shape, proportions=(DEFAULT_PROPORTION,), *, m
     cands = []                  # unknown max: (output index, input flat index, |g|) per block
     counts = boxes = None
     t0, nblocks, ncand, peak, pruned = time.perf_counter(), 0, 0, 0, 0
-    for pixels, rows in tqdm(blocks, total=total, disable=not progress, desc='influence'):
+    bar = Progress(n, 'influence' if progress is True else f'influence {progress}', enabled=bool(progress))   # a line at most every 5 s
+    for pixels, rows in blocks:
+        bar.update(len(pixels))
         if dev is None:
             dev, dtype = rows.device, rows.dtype
             mass = torch.zeros(n, dtype=torch.float64, device=dev)
@@ -289,7 +291,7 @@ def influence_map(source, image=None, proportions=(DEFAULT_PROPORTION,), *, max_
     elif hasattr(source, 'iter_blocks') and hasattr(source, 'max_abs'):   # a JacobianStore
         if not isinstance(image, str): raise ThresholdError(f'image: a store needs an image name, got {image!r}')
         if kwargs: raise ThresholdError(f'unexpected arguments for a store: {sorted(kwargs)}')
-        if source.attrs(image).get('tiled'): return stitch_tiles(source, image, proportions, channels=channels)
+        if source.attrs(image).get('tiled'): return stitch_tiles(source, image, proportions, channels=channels, progress=progress)
         shape, step = tuple(source.image(image).shape[-2:]), int(source.attrs(image).get('sampling_rate', 1))
         if max_abs is None and (channels == 'max' or source.attrs(image).get('channels', 1) == 1):
             max_abs = source.max_abs(image)      # the stored max|J| is the largest magnitude (else it is measured)
@@ -305,7 +307,8 @@ def influence_map(source, image=None, proportions=(DEFAULT_PROPORTION,), *, max_
                                  sampling_rate=step)
 
 # %% ../nbs/04_threshold.ipynb #87e97a05
-OUTLINE_STYLE = dict(label=dict(colors='cyan', linewidths=0.9), fov=dict(colors='white', linewidths=0.9, linestyles='dashed'))
+OUTLINE_STYLE = dict(label=dict(colors='cyan', linewidths=0.6, alpha=0.7),      # thin and see-through: the data stays visible
+                     fov=dict(colors='white', linewidths=0.6, alpha=0.7, linestyles='dashed'))
 
 def draw_outlines(ax, label=None, fov=None) -> int:
     "Outline the binary `label` (solid) and `fov` (dashed) masks on `ax` at 0.5 (`OUTLINE_STYLE`); how many outlines were drawn."
@@ -324,7 +327,12 @@ def _with_note(title, image): return f"{title or 'image'} ({display_note(image)}
 def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=True, image=None, alpha:float=0.6,
              label=None, outline=None, fov=None):
     "Draw map `a` on `ax` in the style of `kind`; `mark`: (i, j) or a list of them to circle; `image` under 'overlay'; `outline`/`fov`: masks to outline."
-    if kind == 'image': a, title = display_image(a), _with_note(title, a)
+    lim = {}
+    if kind == 'image':                    # gray: its own values at its display range, so the colour bar reads in them
+        raw, title = _as_tensor(a, 'a').detach().float().cpu().numpy(), _with_note(title, a)
+        (lo, hi), raw = display_range(raw), raw[0] if raw.ndim == 3 and raw.shape[0] == 1 else raw
+        if raw.ndim == 3: a, colorbar, lim = display_image(raw), False, dict(vmin=0, vmax=1)   # colour: no single value scale
+        else: a, lim = raw, dict(vmin=lo, vmax=hi)
     elif kind == 'gradient' and _as_tensor(a, 'a').ndim == 3:      # a (C, H, W) row: its channel magnitude
         a, kind, title = channel_magnitude(_as_tensor(a, 'a')), 'influence', f"{title or ''} max|g| over channels".strip()
     a = _as_tensor(a, 'a').detach().float().cpu().numpy()
@@ -338,7 +346,7 @@ def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=T
         im = ax.imshow(a, cmap='magma', alpha=alpha * (a / (a.max() or 1.)), vmin=0, vmax=a.max() or 1.,
                        interpolation='nearest')
     elif kind in COLOUR_MAPS:
-        lim = dict(vmin=0, vmax=1) if kind in ('image', 'prob', 'mask') else {}
+        lim = lim or (dict(vmin=0, vmax=1) if kind in ('prob', 'mask') else {})
         im = ax.imshow(a, cmap=COLOUR_MAPS[kind], interpolation='nearest', **lim)
     else: raise ThresholdError(f'show_map: unknown kind {kind!r}; use one of {sorted(COLOUR_MAPS) + ["overlay"]}')
     marks = [] if mark is None else [mark] if isinstance(mark[0], numbers.Integral) else list(mark)
@@ -437,24 +445,32 @@ def demo_setup(seed:int=0, size:int=32, width:int=4, steps:int=40, device=DEFAUL
     return f'synthetic{seed}', model.eval().to(device), image.to(device)
 
 # %% ../nbs/04_threshold.ipynb #7a1c0e51
-def write_ome_zarr(path, image, prob, inf:Influence, name:str='image') -> Path:
-    "Write `image` ([C,] H, W), its probability (H, W) and the influence map of `inf` as one OME-Zarr image at `path`."
-    try: from ome_zarr.writer import write_image
+def write_ome_zarr(path, image, prob, inf:Influence, name:str='image', threshold:float=0.5) -> Path:
+    "Write `image` ([C,] H, W), its probability and influence map as an OME-Zarr image (NGFF 0.4) with named channels, and the mask `prob > threshold` as its label image 'vessels'."
+    try: from ome_zarr.writer import write_image, write_labels; from ome_zarr.format import FormatV04
     except ImportError: raise ThresholdError('OME-Zarr output needs the ome-zarr package: pip install "vessnb[ome]"') from None
-    import zarr, shutil
+    import zarr, shutil, os
     img = _as_tensor(image, 'image').float().cpu()
-    img = img[None] if img.ndim == 2 else img
-    m = inf.map().float().cpu()
+    img, m, H, W = img[None] if img.ndim == 2 else img, inf.map().float().cpu(), *img.shape[-2:]
     if inf.step > 1: m = m.repeat_interleave(inf.step, 0).repeat_interleave(inf.step, 1)
-    H, W = img.shape[-2:]
-    planes = torch.cat([img, _as_tensor(prob, 'prob').float().cpu()[None, :H, :W], m[None, :H, :W]]).numpy()
-    names = [f'image[{c}]' for c in range(len(img))] + ['probability', 'influence' + (f' (preview, step {inf.step})' if inf.step > 1 else '')]
-    path = Path(path)
+    p = _as_tensor(prob, 'prob').float().cpu()[:H, :W]
+    planes = torch.cat([img, p[None], m[None, :H, :W]]).numpy()
+    names = (['image'] if len(img) == 1 else [f'image {c}' for c in ('red', 'green', 'blue')[:len(img)]]) + [
+        'vessel probability', f'influence (normalised count at p = {inf.proportions[0]:g})' + (f', preview step {inf.step}' if inf.step > 1 else '')]
+    colours = (['FFFFFF'] if len(img) == 1 else ['FF0000', '00FF00', '0000FF'][:len(img)]) + ['00FF00', 'FF00FF']
+    win = lambda a: dict(start=float(a.min()), end=float(a.max()), min=float(a.min()), max=float(a.max()))
+    omero = dict(name=name, channels=[dict(label=n, color=c, active=True, window=win(a)) for n, c, a in zip(names, colours, planes)])
+    path, levels = Path(path), [2 ** k for k in range(1, 8) if min(H, W) // 2 ** k >= 32]
+    tmp = path.with_name(path.name + '.partial')                  # written aside, then swapped in: never half an image
+    shutil.rmtree(tmp, ignore_errors=True)
+    root = zarr.open_group(str(tmp), mode='w', zarr_format=2)
+    write_image(planes, root, axes='cyx', scale_factors=levels, fmt=FormatV04(), omero=omero)
+    write_labels((p > threshold).numpy().astype(np.uint8), root, name='vessels', axes='yx', scale_factors=levels, fmt=FormatV04(),
+                 label_metadata={'colors': [{'label-value': 1, 'rgba': [255, 64, 64, 255]}]})
+    root.attrs['vessnb'] = dict(name=name, channels=names, proportion=inf.proportions[0], max_abs=inf.max_abs, step=inf.step,
+                                vessels=f'probability > {threshold:g}')
     if path.exists(): shutil.rmtree(path)
-    levels = [2 ** k for k in range(1, 8) if min(H, W) // 2 ** k >= 32]
-    root = zarr.open_group(str(path), mode='w')
-    write_image(planes, root, axes='cyx', scale_factors=levels)
-    root.attrs['vessnb'] = dict(name=name, channels=names, proportion=inf.proportions[0], max_abs=inf.max_abs, step=inf.step)
+    os.replace(tmp, path)
     return path
 
 # %% ../nbs/04_threshold.ipynb #ef2af47b
@@ -463,8 +479,9 @@ def store_maps(store, names, proportions=(DEFAULT_PROPORTION,), maps_dir=None, p
     js, ps, res = JacobianStore(store), as_proportions(proportions), {}
     for name in names:
         if not js.is_complete(name): raise JacobianError(f"{js.path}: {name!r} is not complete; rerun the Jacobian stage")
-        res[name] = influence_map(js, name, ps, progress=progress, channels=channels)
-        if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.image(name), fov=js.fov(name))
+        res[name] = influence_map(js, name, ps, progress=name if progress else False, channels=channels)
+        if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.out_image(name), fov=js.fov(name))
+        if progress: logger.info(f"influence {name}: done ({res[name].info.get('seconds', 0):.1f} s)")
     return res
 
 # %% ../nbs/04_threshold.ipynb #7a1c0e91
@@ -474,19 +491,22 @@ def _tile_rows(js, name, t):
     for pix, off, win in js._core_windows(tile_group(name, t), t):
         yield pix, put_windows(win, off - torch.tensor([t.a0, t.b0]), (*win.shape[1:-2], t.a1 - t.a0, t.b1 - t.b0))
 
-def stitch_tiles(store, name:str, proportions=(DEFAULT_PROPORTION,), channels:str=DEFAULT_CHANNEL_NORM) -> Influence:
+def stitch_tiles(store, name:str, proportions=(DEFAULT_PROPORTION,), channels:str=DEFAULT_CHANNEL_NORM, progress=False) -> Influence:
     "Exact influence maps of the tiled image `name` of `store` from its tiles, against one whole-image max|J|."
     js, ps = (store if isinstance(store, JacobianStore) else JacobianStore(store)), as_proportions(proportions)
-    a = js.attrs(name)
-    (H, W), n, mag = a['shape'], a['shape'][0] * a['shape'][1], lambda r: _magnitude(r, channels, 4)
+    a, (o0, o1), s = js.attrs(name), js.origin(name), int(js.attrs(name).get('sampling_rate', 1))
+    H, W = -(-a['out_shape'][0] // s), -(-a['out_shape'][1] // s)         # the map: the outputs, or a preview's grid of them
+    n, mag = H * W, lambda r: _magnitude(r, channels, 4)
     m = js.max_abs(name) if channels == 'max' or a.get('channels', 1) == 1 else \
         max(float(mag(r).max()) for t in a['tiles'] for _, r in _tile_rows(js, name, t))
     counts, boxes = torch.zeros(len(ps), n, dtype=torch.int64), torch.full((len(ps), 4, n), -1, dtype=torch.int64)
     mass, centroid = torch.zeros(n, dtype=torch.float64), torch.full((2, n), math.nan, dtype=torch.float64)
     seen, ts = torch.zeros(n, dtype=torch.bool), [abs_threshold(m, p, torch.float32) for p in ps]
+    bar = Progress(n, 'influence' if progress is True else f'influence {progress}', enabled=bool(progress))
     for t in map(as_tile, a['tiles']):
         for pix, rows in _tile_rows(js, name, t):
-            out, A = pix[:, 0] * W + pix[:, 1], mag(rows)
+            out, A = (pix[:, 0] - o0) // s * W + (pix[:, 1] - o1) // s, mag(rows)
+            bar.update(len(pix))
             if seen[out].any(): raise ThresholdError(f"{name}: tiles overlap at some core pixels")
             seen[out] = True
             mass[out], centroid[:, out] = _mass_centroid(A, t.a0, t.b0)
@@ -495,4 +515,5 @@ def stitch_tiles(store, name:str, proportions=(DEFAULT_PROPORTION,), channels:st
                 counts[k, out], boxes[k, :, out] = c, torch.where(b < 0, b, b + torch.tensor([t.a0, t.a0, t.b0, t.b0])[:, None])
     if not seen.all(): raise ThresholdError(f"{name}: {int((~seen).sum())} output pixels are in no stored tile")
     return Influence(ps, m, counts.reshape(len(ps), H, W), boxes.reshape(len(ps), 4, H, W), mass.reshape(H, W),
-                     centroid.reshape(2, H, W), dict(path='tiles', tiles=len(a['tiles'])))
+                     centroid.reshape(2, H, W), dict(path='tiles', tiles=len(a['tiles']), origin=[o0, o1],
+                                                     **({'sampling_rate': s, 'preview': True} if s > 1 else {})))

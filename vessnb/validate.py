@@ -17,7 +17,7 @@ from .model import (model_spec, CheckpointError)
 from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target, row_shape
 from .threshold import (show_map, influence_map, normalise, load_influence, draw_outlines)
 from .train import score_images
-from .core import (VessnbError)
+from .core import (VessnbError, logger)
 
 
 # %% auto #0
@@ -315,7 +315,7 @@ def explained_label(store, name:str, data_root=None) -> torch.Tensor | None:
     "The label of explained image `name` of `store` from the data at `data_root`, cut as the store records (`region`, else `crop`); None without one."
     if data_root is None: return None
     js = JacobianStore(store) if isinstance(store, (str, Path)) else store
-    a, shape = js.attrs(name), tuple(js.image(name).shape[-2:])
+    a, shape = js.attrs(name), tuple(js.attrs(name)['out_shape'])
     try: m = load_mask(mask_path(data_root, a.get('image_name', name)))
     except MissingDataError: return None                     # no such image, or no label for it
     if a.get('full_shape') is not None and tuple(m.shape) != tuple(a['full_shape']): return None
@@ -353,19 +353,24 @@ def validate_images(model, store, names=None, figures_dir=None, maps_dir=None, c
         _check_model(js, name, model)
         t = js.attrs(name).get('target')
         if target is not None and str(as_target(target)) != t: raise ValidateError(f'{js.path}: {name!r} holds rows of {t}, not of {target}')
-        image, prob = js.image(name).float().cpu(), js.prob(name).float().cpu()
+        image, prob, full, (o0, o1) = js.out_image(name).float().cpu(), js.prob(name).float().cpu(), js.image(name).float(), js.origin(name)
         counts, max_abs = _counts(js, name, maps_dir)
         cs = check_coords(coords, image.shape) if coords is not None else choose_coords(prob, counts)
-        rows = torch.stack([js.row(name, i, j).float() for i, j in cs])
+        rows = torch.stack([js.row(name, i + o0, j + o1).float() for i, j in cs])     # rows of the whole image
+        at = [(i + o0, j + o1) for i, j in cs]                                         # (a region's outputs are a part of it)
         label, fov = explained_label(js, name, data_root), js.fov(name)
         if label is not None: errors[name] = {k: v for k, v in error_map(prob, label).items() if k.startswith('n_')}
-        save(validation_figure(image, prob, counts, rows, cs, title=f'{name} — {who}', label=label, fov=fov), f'{name}_validation.png')
-        for c, g in zip(cs, rows):
-            checks.append(dict(name=name, **finite_difference_check(model, image.to(device), c, g, seed=seed, scale=max_abs, target=t)))
+        shown = rows[..., o0:o0 + image.shape[-2], o1:o1 + image.shape[-1]]
+        save(validation_figure(image, prob, counts, shown, cs, title=f'{name} — {who}', label=label, fov=fov), f'{name}_validation.png')
+        logger.info(f"validate {name}: {len(cs)} rows drawn; finite differences next")
+        for c, g in zip(at, rows):
+            checks.append(dict(name=name, **finite_difference_check(model, full.to(device), c, g, seed=seed, scale=max_abs, target=t)))
+        if compare: logger.info(f"validate {name}: finite differences done; SmoothGrad and Integrated Gradients next")
         if compare:
-            cmp = compare_attributions(model, image.to(device), cs[0], seed=seed, target=t)
-            save(comparison_figure(image, {k: v.cpu() if torch.is_tensor(v) else v for k, v in cmp.items()}, title=f'{name} — {who}',
-                                   label=label, fov=fov), f'{name}_comparison.png')
+            cmp = compare_attributions(model, full.to(device), at[0], seed=seed, target=t)
+            whole = (o0, o1) == (0, 0) and full.shape == image.shape
+            save(comparison_figure(full, {k: v.cpu() if torch.is_tensor(v) else v for k, v in cmp.items()}, title=f'{name} — {who}',
+                                   label=label if whole else None, fov=fov if whole else None), f'{name}_comparison.png')
             comps[name] = {k: v for k, v in cmp.items() if k.startswith('corr') or k.startswith('ig_')}
         tables[name] = influence_table(prob, counts, fov=fov)
     save(summary_figure(tables), 'influence_summary.png')
