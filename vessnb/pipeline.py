@@ -18,8 +18,8 @@ __all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'HA
            'PipelineError', 'stage_path', 'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures',
            'stage_digest', 'given_digest', 'recorded_digest', 'input_digest', 'handed_digest', 'run_stage', 'why_stale',
            'shared_demo_run', 'demo_inputs', 'record_notebook', 'Recorder', 'folder_kind', 'check_folder',
-           'absolute_paths', 'forget_results', 'run_pipeline', 'images_result', 'checkpoint_result', 'explain',
-           'segment']
+           'absolute_paths', 'forget_results', 'run_pipeline', 'images_result', 'checkpoint_result', 'trained_channels',
+           'explain', 'segment']
 
 # %% ../nbs/12_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
@@ -372,16 +372,29 @@ def checkpoint_result(checkpoint, model:str) -> dict:
     from vessnb.model import CheckpointError, checkpoint_hash, read_checkpoint
     ck = Path(checkpoint)
     if not ck.is_file(): raise CheckpointError(f'{ck}: checkpoint does not exist')
-    arch = read_checkpoint(ck, 'cpu')['arch']                  # complete, and of a class the user may load: known before any work
+    ckpt = read_checkpoint(ck, 'cpu')                          # complete, and of a class the user may load: known before any work
+    arch = ckpt['arch']
     if not is_trusted(arch, (model,)): raise CheckpointError(f"checkpoint {ck}: its model class {arch!r} is not trusted: name it with --model to use it")
-    return {'checkpoint': str(ck.resolve()), 'checkpoint_sha256': checkpoint_hash(ck), 'model': arch}   # what it holds, not what was asked
+    return {'checkpoint': str(ck.resolve()), 'checkpoint_sha256': checkpoint_hash(ck), 'model': arch,   # what it holds, not what was asked
+            'channels': ckpt['meta'].get('channels')}            # what its training read of colour images (None: not recorded)
+
+def trained_channels(cfg:RunConfig, train:dict) -> RunConfig:
+    "`cfg` reading images as its checkpoint's training did (`train['channels']`) unless `--channels` asks for other ones (said in one line)."
+    trained = train.get('channels')
+    if trained is None or cfg.channels == trained: return cfg
+    if cfg.channels != RunConfig.channels:
+        logger.warning(f"channels: {cfg.channels!r} as asked, but the checkpoint was trained on {trained!r} images"); return cfg
+    logger.info(f"channels: {trained!r}, as the checkpoint was trained (--channels chooses others)")
+    return cfg.replace(channels=trained)
 
 HANDED_IN = ('data', 'train')   # the stages `explain` does not run: their results are handed in (the images, a checkpoint)
 
 def explain(cfg:RunConfig, checkpoint, paths) -> dict:
     "Explain the unlabelled images `paths` with `checkpoint` into run folder `cfg.run_dir`; the summary."
     stages = [s for s in stages_for(cfg) if s not in HANDED_IN]
-    return run_pipeline(cfg, stages, given={'data': images_result(paths, cfg.channels), 'train': checkpoint_result(checkpoint, cfg.model)})
+    train = checkpoint_result(checkpoint, cfg.model)
+    cfg = trained_channels(cfg, train)
+    return run_pipeline(cfg, stages, given={'data': images_result(paths, cfg.channels), 'train': train})
 
 # %% ../nbs/12_pipeline.ipynb #7a1c0e41
 SEGMENT_THRESHOLD = 0.5   # the mask segment writes: probability > 0.5 (for two classes, the class of the larger probability)
@@ -407,7 +420,9 @@ def segment(cfg:RunConfig, checkpoint, paths) -> dict:
     from vessnb.stages import stage_model, check_channels
     from vessnb.distributed import segment_image
     from vessnb.data import load_image
-    data, given = images_result(paths, cfg.channels), checkpoint_result(checkpoint, cfg.model)    # before the folder is made
+    given = checkpoint_result(checkpoint, cfg.model)                                        # before the folder is made
+    cfg = trained_channels(cfg, given)
+    data = images_result(paths, cfg.channels)
     run_dir, tile = check_run_dir(cfg.run_dir), cfg.tile
     with run_lock(run_dir), torch_threads(cfg.threads), log_to(run_file(run_dir, 'log'), echo=cfg.progress):
         claim = check_folder(run_dir, 'segment', handed_digest({'data': data, 'train': given}), cfg.fresh)

@@ -22,7 +22,7 @@ from .model import CheckpointError, read_checkpoint, build_model, checkpoint_has
 from .train import TrainError, curves_path, evaluate, evaluate_baseline, fit_global_threshold, train
 from .jacobian import JacobianError, JacobianStore, StoreMismatchError
 from .threshold import store_maps, write_ome_zarr
-from .validate import ValidateError, explained_label, model_label, validate_images, worst_images, worst_images_figure
+from .validate import ValidateError, explained_label, model_label, spec_label, validate_images, worst_images, worst_images_figure
 from .explorer import write_explorer
 from .distributed import explain_dataset, explain_region, local_cluster
 
@@ -168,7 +168,8 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     hist = train(model, train_ds, val_ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                  patience=cfg.patience, optimizer=cfg.optimizer, dice_weight=cfg.dice_weight, amp=cfg.amp,
                  channels_last=cfg.channels_last, device=cfg.device, seed=cfg.seed, samples_per_epoch=cfg.samples_per_epoch,
-                 out_dir=staging, resume=resume, time_limit=cfg.time_limit, meta=dict(data=str(data['root']), training_key=key))
+                 out_dir=staging, resume=resume, time_limit=cfg.time_limit,
+                 meta=dict(data=str(data['root']), training_key=key, channels=data.get('channels', DEFAULT_CHANNELS)))
     wall = time.perf_counter() - t0
     best, meta = load_checkpoint(output_file(staging, 'checkpoint'), map_location=cfg.device, allow=(cfg.model,))
     probs = {}                                          # the test probabilities, for re-scoring without the model
@@ -286,7 +287,9 @@ def threshold_stage(cfg:RunConfig, jacobian:dict) -> dict:
     "Influence maps at `cfg.proportion` of the images the Jacobian stage stored (`jacobian`), into run_dir/maps; the summary."
     run_dir = new_folder(cfg.run_dir)
     maps_dir, ps = run_file(run_dir, 'maps'), [cfg.proportion]
-    res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir, channels=cfg.channel_norm, progress=True)
+    ck = read_checkpoint(jacobian['checkpoint'], 'cpu')                 # the figures name the model that made the rows
+    res = store_maps(jacobian['store'], jacobian['images'], ps, maps_dir, channels=cfg.channel_norm, progress=True,
+                     model=spec_label(ck['arch'], ck['config']))
     js = JacobianStore(jacobian['store'])
     fovs = {n: f[::r.step, ::r.step] for n, r in res.items() if (f := js.fov(n)) is not None}   # on the map's grid
     summary = dict(store=jacobian['store'], maps=str(maps_dir), proportions=ps, channel_norm=cfg.channel_norm, images=list(res),

@@ -402,7 +402,7 @@ def read_stats_csv(path) -> dict:
                             dtype=torch.float64 if c in floats else torch.int64) for k, c in enumerate(head)}
 
 # %% ../nbs/04_threshold.ipynb #5098b20a
-def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120, fov=None) -> dict:
+def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120, fov=None, title:str|None=None) -> dict:
     "Write NAME_counts.npy, NAME_map.npy, NAME_map.png, NAME_stats.csv (and NAME_counts_sweep.npy) to `maps_dir`."
     maps_dir = Path(maps_dir)
     maps_dir.mkdir(parents=True, exist_ok=True)
@@ -413,7 +413,7 @@ def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120, f
     if len(inf.proportions) > 1:
         files['sweep'] = maps_dir/f'{name}_counts_sweep.npy'
         with atomic_write(files['sweep']) as f: np.save(f, inf.counts.cpu().numpy())
-    fig = plot_influence(inf, image=image, title=name, fov=fov)
+    fig = plot_influence(inf, image=image, title=title or name, fov=fov)
     save_figure(fig, files['png'], dpi=dpi)
     plt.close(fig)
     write_stats_csv(inf, files['stats'])
@@ -474,13 +474,15 @@ def write_ome_zarr(path, image, prob, inf:Influence, name:str='image', threshold
     return path
 
 # %% ../nbs/04_threshold.ipynb #ef2af47b
-def store_maps(store, names, proportions=(DEFAULT_PROPORTION,), maps_dir=None, progress:bool=False, channels:str=DEFAULT_CHANNEL_NORM) -> dict:
+def store_maps(store, names, proportions=(DEFAULT_PROPORTION,), maps_dir=None, progress:bool=False, channels:str=DEFAULT_CHANNEL_NORM,
+               model:str|None=None) -> dict:
     "Influence maps of the images `names` of the Jacobian `store`, saved into `maps_dir` when given; {name: InfluenceMap}."
     js, ps, res = JacobianStore(store), as_proportions(proportions), {}
     for name in names:
         if not js.is_complete(name): raise JacobianError(f"{js.path}: {name!r} is not complete; rerun the Jacobian stage")
         res[name] = influence_map(js, name, ps, progress=name if progress else False, channels=channels)
-        if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.out_image(name), fov=js.fov(name))
+        if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.out_image(name), fov=js.fov(name),
+                                                title=name if model is None else f'{name} — {model}')   # the figure names the model
         if progress: logger.info(f"influence {name}: done ({res[name].info.get('seconds', 0):.1f} s)")
     return res
 

@@ -25,7 +25,7 @@ __all__ = ['ERROR_COLOURS', 'ValidateError', 'panel_figure', 'error_map', 'show_
            'as_batch1', 'image_row_shape', 'validation_figure', 'finite_difference_check', 'batch_gradients',
            'smoothgrad', 'integrated_gradients', 'correlation', 'compare_attributions', 'comparison_figure',
            'influence_table', 'summary_figure', 'finite_difference_figure', 'explained_label', 'model_label',
-           'validate_images', 'worst_images', 'worst_images_figure']
+           'spec_label', 'validate_images', 'worst_images', 'worst_images_figure']
 
 # %% ../nbs/05_validate.ipynb #ae1349e8
 class ValidateError(VessnbError, ValueError):
@@ -327,7 +327,11 @@ def model_label(model) -> str:
     "The class of `model` and its width where it has one, for figure titles: 'VessNet, width 4'."
     try: cls, kw = model_spec(model)
     except CheckpointError: cls, kw = type(model).__qualname__, {}
-    return cls.rsplit('.', 1)[-1] + (f", width {kw['width']}" if 'width' in kw else '')
+    return spec_label(cls, kw)
+
+def spec_label(arch:str, config:dict|None) -> str:
+    "The figure-title name of a model class path `arch` built with `config` (as a checkpoint records them): 'VessNet, width 4'."
+    return arch.rsplit('.', 1)[-1] + (f", width {config['width']}" if 'width' in (config or {}) else '')
 
 def _check_model(js, name, model):
     "Refuse a `model` that is not the one whose rows the store holds for `name`."
