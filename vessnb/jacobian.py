@@ -299,8 +299,8 @@ def _probe_extents(fn, probes, H, W, dtype, device, chunk):
     return ext
 
 # %% ../nbs/03_jacobian.ipynb #2fea7b16
-def _support_on(model, x, target, phases, n_random, seed, _vjp=None):
-    "The measured window on the prepared input `x` and `n_random` random inputs of its shape (None: not smaller than `x`)."
+def _support_on(model, x, target, phases, n_random, seed, _vjp=None, used=None):
+    "The measured window on the prepared input `x` and `n_random` random inputs of its shape (None: not smaller than `x`); its memory into `used`."
     H, W = x.shape[-2:]
     f = lambda z: target_map(model, target)(z)[0]
     P = max(1, min(phases, H // 2, W // 2))
@@ -310,7 +310,10 @@ def _support_on(model, x, target, phases, n_random, seed, _vjp=None):
     inputs = [x] + [torch.rand(x.shape, generator=gen).to(x) for _ in range(n_random)]
     ext = [0, 0, 0, 0]
     with exact_settings(model):
-        chunk = min(P, auto_chunk(model, x, f))
+        act = _activation_bytes(model, x, f)
+        chunk = min(P, auto_chunk(model, x, f, act=act))
+        if used is not None:                                          # its passes (and forward, unless it is the caller's)
+            used['bytes_support'] = max(used.get('bytes_support', 0), int((act if _vjp is None else 0) + chunk * (1.5 * act + x[0].numel() * 4)))
         for n, xi in enumerate(inputs):
             out, fn = _vjp if (n == 0 and _vjp is not None) else vjp(f, xi)
             if out.shape != (H, W): return None
@@ -329,7 +332,7 @@ SUPPORT_CROP = 256   # side of the centre crop the window is first measured on (
 
 # %% ../nbs/03_jacobian.ipynb #af3bd125
 def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_random:int=2, seed:int=0, size:int=SUPPORT_CROP,
-                    _vjp=None) -> Support | None:
+                    _vjp=None, used:dict|None=None) -> Support | None:
     "Largest input window of the `target` map's pixels, measured on centre crops of `image` (`size` px, doubled while too small) and random images."
     x = model_input(model, image)
     H, W = x.shape[-2:]
@@ -337,7 +340,7 @@ def measure_support(model:nn.Module, image, target=None, *, phases:int=32, n_ran
         h, w = min(size, H), min(size, W)
         whole = (h, w) == (H, W)
         i0, j0 = (H - h) // 2, (W - w) // 2
-        sup = _support_on(model, x[..., i0:i0+h, j0:j0+w], target, phases, n_random, seed, _vjp if whole else None)
+        sup = _support_on(model, x[..., i0:i0+h, j0:j0+w], target, phases, n_random, seed, _vjp if whole else None, used)
         if sup is not None or whole: return sup          # None on a crop: the window reaches its border, try a larger one
         size *= 2
 
@@ -393,11 +396,11 @@ class JacobianBlocks:
         self.out = out.detach()
         (H, W), t1 = x.shape[-2:], time.perf_counter()
         pix = torch.cat(_blocks) if _blocks is not None else _pixels(self.out.shape, pixels, sampling_rate)
+        self.info = {}
         method, support, spacing, n_classes = _choose_method(self, image, pix, method, support, measured,
                                                              sampling_rate if pixels is None else 1)
         self.method, self.support, self.spacing, t2 = method, support, spacing, time.perf_counter()
         self._per = 1 if method == 'batched' else 3     # a class: its (C, H, W) pass, the leak check's copy, its windows
-        self.info = {}
         if chunk_size is None: chunk_size = auto_chunk(model, x, f, self._per, act=self._bytes()['bytes_forward'])
         self.blocks = _blocks if _blocks is not None else _plan_blocks(pix, method, chunk_size, spacing)
         self.window = (H, W) if method == 'batched' else tuple(min(a, b) for a, b in zip(support.shape, (H, W)))
@@ -458,7 +461,7 @@ def _choose_method(ext, image, pix, method, support, measured, step) -> tuple:
     worth = len(pix) >= 256 or (H * W >= 4 * SUPPORT_CROP ** 2 and len(pix) >= 8)    # measuring: ~100 passes on one crop
     if support is None and (method == 'colour' or (method == 'auto' and square and worth)):
         support = measured if measured is not None and _measurable(measured, H, W) else \
-            measure_support(ext.model, image, ext.target, _vjp=(out, ext.vjp_fn))
+            measure_support(ext.model, image, ext.target, _vjp=(out, ext.vjp_fn), used=ext.info)
     if method == 'colour' and (support is None or not square):
         raise JacobianError(f"method='colour': the {ext.target} map's window is not smaller than the {H}x{W} image; use 'batched'")
     if support is not None and (support.shape[0] > H or support.shape[1] > W): support = None   # a known window larger than the image
@@ -513,10 +516,11 @@ def compute_windows(self:JacobianBlocks, pixels) -> tuple[torch.Tensor, torch.Te
 
 @patch
 def estimate(self:JacobianBlocks, dtype:str='float16') -> dict:
-    "Before any block: bytes of the stored rows (windows in `dtype`) and of memory (forward kept + one block's passes)."
+    "Before any block: bytes of the stored rows (windows in `dtype`) and of memory (forward kept + one block's passes, or the window's measurement if larger)."
     row = math.prod(self.window) * self.x.shape[1] * (2 if dtype == 'float16' else 4) + 16     # + pixel and offset
-    b = self._bytes()
-    return dict(store_bytes=int(self.n_pixels * row), memory_bytes=int(b['bytes_forward'] + self.state['chunk'] * b['bytes_per_cotangent']))
+    b = self._bytes()                   # the forward kept, and the larger of a block's passes and those measuring the window here
+    passes = max(self.state['chunk'] * b['bytes_per_cotangent'], self.info.get('bytes_support', 0))
+    return dict(store_bytes=int(self.n_pixels * row), memory_bytes=int(b['bytes_forward'] + passes))
 
 @patch
 def next_windows(self:JacobianBlocks):
