@@ -222,8 +222,8 @@ def _logged(show):
 # %% ../nbs/00_core.ipynb #1c8340e1
 class Progress:
     "Count work done and log `desc: done/total unit (percent), rate, time left` at most every `every` seconds."
-    def __init__(self, total:int, desc:str, unit:str='row', every:float=5.0, enabled:bool=True):
-        self.total, self.desc, self.unit, self.every, self.enabled = total, desc, unit, every, enabled
+    def __init__(self, total:int, desc:str, unit:str='row', every:float=5.0, enabled:bool=True, final:bool=True):
+        self.total, self.desc, self.unit, self.every, self.enabled, self.final = total, desc, unit, every, enabled, final
         self.done, self.t0 = 0, time.perf_counter()
         self.last = self.t0
     def line(self) -> str:
@@ -234,7 +234,7 @@ class Progress:
     def update(self, n:int=1):
         self.done += n
         now = time.perf_counter()
-        if self.enabled and (now - self.last >= self.every or self.done >= self.total):
+        if self.enabled and (now - self.last >= self.every or (self.final and self.done >= self.total)):
             self.last = now; logger.info(self.line())
 
 # %% ../nbs/00_core.ipynb #3a12463b

@@ -17,7 +17,8 @@ from skimage.morphology import skeletonize
 from skimage.draw import line
 from tqdm.auto import tqdm
 import matplotlib.pyplot as plt
-from .core import (COLOUR_CHANNELS, LAYOUTS, DEFAULT_CHANNELS, VessnbError, atomic_write, save_json, load_json, printable, page_of)
+from .core import (COLOUR_CHANNELS, LAYOUTS, DEFAULT_CHANNELS, VessnbError, atomic_write, save_json, load_json, printable, page_of,
+                         Progress)
 
 
 # %% auto #0
@@ -383,8 +384,8 @@ def image_sizes(root) -> dict:
     return out
 
 # %% ../nbs/00_data.ipynb #b09a4b8c
-def check_dataset(root, crop=None, names=None, channels:str=DEFAULT_CHANNELS, layout:str='auto'):
-    "Check every item of `root` (or `names`); raise `DatasetCheckError` listing all problems, else return a report."
+def check_dataset(root, crop=None, names=None, channels:str=DEFAULT_CHANNELS, layout:str='auto', progress:bool=False):
+    "Check every item of `root` (or `names`), a progress line every 5 s with `progress`; raise `DatasetCheckError` listing all problems, else return a report."
     root = Path(root)
     all_names, whole = list_names(root), names is None
     names = all_names if names is None else list(names)
@@ -393,7 +394,9 @@ def check_dataset(root, crop=None, names=None, channels:str=DEFAULT_CHANNELS, la
     if layout == 'vessmap' and not (root/'labels').is_dir():      # one problem, not one missing mask per image
         raise DatasetCheckError(root, [MissingDataError(f"{root/'labels'}: labels folder does not exist (the VessMap layout needs "
             f"images/ and labels/; found {_subfolders(root)}); for other layouts pass a data list .json/.csv")])
+    bar = Progress(len(names), f'data: checking {root}', unit='image', enabled=progress, final=False)
     for name in names:
+        bar.update()
         if name not in known: problems.append(MissingDataError(f'{Path(root)/"images"/name}: no image file for requested name')); continue
         try:
             img, mask, skel = load_item(root, name, crop, channels)

@@ -53,7 +53,7 @@ def data_stage(cfg:RunConfig) -> dict:
         rec = load_split(cfg.split)
         if rec.get('root') and Path(rec['root']).is_dir(): data = rec['root']
     root = Path(data) if data is not None else synthetic_set(run_file(run_dir, 'data'), cfg.n_synthetic, cfg.synthetic_size, cfg.seed)
-    report = check_dataset(root, channels=cfg.channels, layout=cfg.layout if data is not None else 'auto')
+    report = check_dataset(root, channels=cfg.channels, layout=cfg.layout if data is not None else 'auto', progress=True)
     s, source = _choose_split(cfg, root)
     if not s['train'] or not s['test']:                 # judged here, not when training finds out
         raise DataError(f"{root}: {report['n']} image(s) split train/val/test {len(s['train'])}/{len(s['val'])}/{len(s['test'])} "
@@ -173,7 +173,7 @@ def train_stage(cfg:RunConfig, data:dict, resume=False) -> dict:
     wall = time.perf_counter() - t0
     best, meta = load_checkpoint(output_file(staging, 'checkpoint'), map_location=cfg.device, allow=(cfg.model,))
     probs = {}                                          # the test probabilities, for re-scoring without the model
-    test = evaluate(best, test_ds, probabilities=probs)
+    test = evaluate(best, test_ds, probabilities=probs, progress=True)   # a line every 5 s on a large test set
     bl, bl_test = _baseline(Path(data['root']), data['split'], test_ds, channels=data.get('channels', DEFAULT_CHANNELS))
     _swap_in(staging, run_dir)                          # the new model is complete: it replaces the old one
     with atomic_write(run_file(run_dir, 'probabilities'), 'wb') as f: np.savez_compressed(f, **probs)

@@ -15,10 +15,9 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 from skimage.filters import threshold_otsu
 from skimage.morphology import skeletonize
-from tqdm.auto import tqdm
 
 from .data import IGNORE_LABEL, save_figure
-from .core import (DEFAULT_DEVICE, logger, VessnbError, TrainSettings, output_file, atomic_write, save_json)
+from .core import (DEFAULT_DEVICE, logger, VessnbError, TrainSettings, output_file, atomic_write, save_json, Progress)
 from .model import (CheckpointError, eval_mode, load_checkpoint, model_device, save_checkpoint)
 
 
@@ -144,9 +143,9 @@ def predict_dataset(model:nn.Module, dataset, loss_fn=None, channels_last:bool=F
 def evaluate(model:nn.Module, dataset, threshold:float=0.5, auc:bool=True, loss_fn=None, progress:bool=False,
              channels_last:bool=False, probabilities:dict|None=None) -> dict:
     "Metrics of `model` on every (whole) image of `dataset` (see `score_images`), plus the mean `loss` if `loss_fn`; also inside the field of view (`out['fov']`) when the dataset has FOV masks; fills `probabilities` (name -> map) when given."
-    losses, items = [], []
-    for p, mask, skel, loss in tqdm(predict_dataset(model, dataset, loss_fn, channels_last), total=len(dataset),
-                                    desc='evaluate', disable=not progress, leave=False):
+    losses, items, bar = [], [], Progress(len(dataset), 'evaluate', unit='image', enabled=progress, final=False)
+    for p, mask, skel, loss in predict_dataset(model, dataset, loss_fn, channels_last):
+        bar.update()
         if loss is not None: losses.append(loss)
         items.append((p, mask, skel))
     if probabilities is not None: probabilities.update((n, it[0].numpy()) for n, it in zip(dataset.names, items))   # name -> (H, W)
@@ -281,8 +280,8 @@ def _epoch_loader(train_data, n_draws:int, epoch:int, seed:int, batch_size:int, 
                       sampler=RandomSampler(draws, generator=torch.Generator().manual_seed(_epoch_seed(seed, epoch))))
 
 # %% ../nbs/02_train.ipynb #f3bdc6b3
-def _train_epoch(model, loader, loss_fn, opt, scaler, dev, channels_last:bool, use_amp:bool) -> float:
-    "Train `model` for one pass over `loader`; returns the mean training loss per draw."
+def _train_epoch(model, loader, loss_fn, opt, scaler, dev, channels_last:bool, use_amp:bool, bar=None) -> float:
+    "Train `model` for one pass over `loader` (counting its draws on the `Progress` `bar`); returns the mean training loss per draw."
     model.train()
     total, seen = 0.0, 0
     for x, y, _ in loader:
@@ -294,6 +293,7 @@ def _train_epoch(model, loader, loss_fn, opt, scaler, dev, channels_last:bool, u
         scaler.scale(loss).backward()
         scaler.step(opt); scaler.update()
         total += loss.item() * len(x); seen += len(x)
+        if bar is not None: bar.update(len(x))
     return total / seen
 
 # %% ../nbs/02_train.ipynb #e3d7b7c5
@@ -355,7 +355,8 @@ def train(model:nn.Module, train_data, val_data=None, *, epochs:int=TrainSetting
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
             loader = _epoch_loader(train_data, n_draws, epoch, seed, batch_size, num_workers, dev)
-            train_loss = _train_epoch(model, loader, loss_fn, opt, scaler, dev, channels_last, use_amp)
+            bar = Progress(n_draws, f'train: epoch {epoch + 1}/{epochs}', unit='crop', enabled=progress, final=False)   # long epochs: a line every 5 s
+            train_loss = _train_epoch(model, loader, loss_fn, opt, scaler, dev, channels_last, use_amp, bar)
             row = dict(epoch=epoch + 1, lr=opt.param_groups[0]['lr'], train_loss=train_loss)
             row.update(_val_columns(model, val_data, loss_fn, channels_last))
             score = row[f'val_{monitor}'] if 'val_loss' in row else -row['train_loss']
