@@ -363,13 +363,16 @@ def show_map(ax, a, kind:str='influence', title=None, mark=None, colorbar:bool=T
     return im
 
 # %% ../nbs/04_threshold.ipynb #3b6f10fb
-def plot_influence(inf:Influence, proportion=None, image=None, title:str='', fov=None):
-    "Figure of the influence counts at `proportion` (with colour bar), beside the image when given; the field of view `fov` outlined."
-    k = inf.index(proportion)
-    fig, axs = plt.subplots(1, 2 if image is not None else 1, figsize=(8.4 if image is not None else 4.6, 3.8),
-                            squeeze=False)
+def plot_influence(inf:Influence, proportion=None, image=None, title:str='', fov=None, field=None):
+    "Figure of the influence counts at `proportion` (with colour bar), beside the image when given; the field of view `fov` outlined; for a region, its whole `field` with the region marked."
+    k, n = inf.index(proportion), 1 + (image is not None) + (field is not None)
+    fig, axs = plt.subplots(1, n, figsize=(0.6 + 4.2 * n, 3.8), squeeze=False)
     axs = axs[0]
-    if image is not None: show_map(axs[0], image, 'image', 'image', fov=fov)
+    if field is not None:                                  # where the region lies: its outputs start at the map's origin
+        (o0, o1), (h, w) = inf.info.get('origin') or (0, 0), inf.counts.shape[-2:]
+        show_map(axs[0], field, 'image', 'whole image, the region in yellow')
+        axs[0].add_patch(plt.Rectangle((o1 - .5, o0 - .5), w * inf.step, h * inf.step, fill=False, ec='yellow', lw=1))
+    if image is not None: show_map(axs[n - 2], image, 'image', 'image' if field is None else 'region', fov=fov)
     what = f'|g| > {inf.proportions[k]:g} max|J|' if inf.step == 1 else f'preview, every {inf.step}th px: |g| > {inf.proportions[k]:g} sampled max'
     show_map(axs[-1], inf.counts[k], 'counts', label='input pixels above threshold', title=f'{title} {what}'.strip(),
              fov=None if fov is None else fov[::inf.step, ::inf.step])     # a preview's map is on the sampled grid
@@ -402,7 +405,7 @@ def read_stats_csv(path) -> dict:
                             dtype=torch.float64 if c in floats else torch.int64) for k, c in enumerate(head)}
 
 # %% ../nbs/04_threshold.ipynb #5098b20a
-def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120, fov=None, title:str|None=None) -> dict:
+def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120, fov=None, title:str|None=None, field=None) -> dict:
     "Write NAME_counts.npy, NAME_map.npy, NAME_map.png, NAME_stats.csv (and NAME_counts_sweep.npy) to `maps_dir`."
     maps_dir = Path(maps_dir)
     maps_dir.mkdir(parents=True, exist_ok=True)
@@ -413,7 +416,7 @@ def save_influence(inf:Influence, maps_dir, name:str, image=None, dpi:int=120, f
     if len(inf.proportions) > 1:
         files['sweep'] = maps_dir/f'{name}_counts_sweep.npy'
         with atomic_write(files['sweep']) as f: np.save(f, inf.counts.cpu().numpy())
-    fig = plot_influence(inf, image=image, title=title or name, fov=fov)
+    fig = plot_influence(inf, image=image, title=title or name, fov=fov, field=field)
     save_figure(fig, files['png'], dpi=dpi)
     plt.close(fig)
     write_stats_csv(inf, files['stats'])
@@ -481,8 +484,10 @@ def store_maps(store, names, proportions=(DEFAULT_PROPORTION,), maps_dir=None, p
     for name in names:
         if not js.is_complete(name): raise JacobianError(f"{js.path}: {name!r} is not complete; rerun the Jacobian stage")
         res[name] = influence_map(js, name, ps, progress=name if progress else False, channels=channels)
+        part = js.attrs(name)['out_shape'] != js.attrs(name)['shape']                   # a region: the figure shows where it lies
         if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.out_image(name), fov=js.fov(name),
-                                                title=name if model is None else f'{name} — {model}')   # the figure names the model
+                                                title=name if model is None else f'{name} — {model}',   # the figure names the model
+                                                field=js.image(name) if part else None)
         if progress: logger.info(f"influence {name}: done ({res[name].info.get('seconds', 0):.1f} s)")
     return res
 

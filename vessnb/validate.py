@@ -14,7 +14,7 @@ from scipy.ndimage import distance_transform_edt
 
 from .data import (save_figure, load_mask, mask_path, crop_box, crop_to, MissingDataError, CropTooLargeError)
 from .model import (model_spec, CheckpointError)
-from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target, row_shape
+from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target, row_shape, as_tile
 from .threshold import (show_map, influence_map, normalise, load_influence, draw_outlines)
 from .train import score_images
 from .core import (VessnbError, logger)
@@ -333,6 +333,13 @@ def spec_label(arch:str, config:dict|None) -> str:
     "The figure-title name of a model class path `arch` built with `config` (as a checkpoint records them): 'VessNet, width 4'."
     return arch.rsplit('.', 1)[-1] + (f", width {config['width']}" if 'width' in (config or {}) else '')
 
+def _checked_on(js, name) -> tuple:
+    "(image, (row, column) of its corner) the checks of `name` run on: a region's window of the whole image (its rows are exact there), else the whole image."
+    a, full = js.attrs(name), js.image(name).float()
+    if len(a.get('tiles') or []) != 1: return full, (0, 0)
+    t = as_tile(a['tiles'][0])
+    return full[..., t.a0:t.a1, t.b0:t.b1], (t.a0, t.b0)
+
 def _check_model(js, name, model):
     "Refuse a `model` that is not the one whose rows the store holds for `name`."
     want, got = js.attrs(name).get('model_hash'), model_hash(model)
@@ -357,17 +364,17 @@ def validate_images(model, store, names=None, figures_dir=None, maps_dir=None, c
         _check_model(js, name, model)
         t = js.attrs(name).get('target')
         if target is not None and str(as_target(target)) != t: raise ValidateError(f'{js.path}: {name!r} holds rows of {t}, not of {target}')
-        image, prob, full, (o0, o1) = js.out_image(name).float().cpu(), js.prob(name).float().cpu(), js.image(name).float(), js.origin(name)
+        image, prob, (full, (r0, c0)), (o0, o1) = js.out_image(name).float().cpu(), js.prob(name).float().cpu(), _checked_on(js, name), js.origin(name)
         counts, max_abs = _counts(js, name, maps_dir)
         cs = check_coords(coords, image.shape) if coords is not None else choose_coords(prob, counts)
         rows = torch.stack([js.row(name, i + o0, j + o1).float() for i, j in cs])     # rows of the whole image
-        at = [(i + o0, j + o1) for i, j in cs]                                         # (a region's outputs are a part of it)
+        at = [(i + o0 - r0, j + o1 - c0) for i, j in cs]                               # on what the checks run on
         label, fov = explained_label(js, name, data_root), js.fov(name)
         if label is not None: errors[name] = {k: v for k, v in error_map(prob, label).items() if k.startswith('n_')}
         shown = rows[..., o0:o0 + image.shape[-2], o1:o1 + image.shape[-1]]
         save(validation_figure(image, prob, counts, shown, cs, title=f'{name} — {who}', label=label, fov=fov), f'{name}_validation.png')
         logger.info(f"validate {name}: {len(cs)} rows drawn; finite differences next")
-        for c, g in zip(at, rows):
+        for c, g in zip(at, rows[..., r0:r0 + full.shape[-2], c0:c0 + full.shape[-1]]):
             checks.append(dict(name=name, **finite_difference_check(model, full.to(device), c, g, seed=seed, scale=max_abs, target=t)))
         if compare: logger.info(f"validate {name}: finite differences done; SmoothGrad and Integrated Gradients next")
         if compare:
