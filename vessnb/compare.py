@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 from scipy.ndimage import distance_transform_edt
-from .core import VessnbError, save_json, logger
+from .core import VessnbError, save_json, logger, VESSEL_THRESHOLD
 from .config import RunConfig, run_file, load_summary, in_folder
 from .pipeline import run_pipeline
 from .data import save_figure
@@ -51,9 +51,9 @@ def _explain_with(label, record, data, out, proportion, explain_size, notebooks,
 
 # %% ../nbs/13_compare.ipynb #88102037
 def _vessels(js, data, name):
-    "The vessel mask of explained image `name` of store `js`: its label (cut as explained) if the data has one, else the store's p > 0.5."
+    "The vessel mask of explained image `name` of store `js`: its label (cut as explained) if the data has one, else the store's p > `VESSEL_THRESHOLD`."
     m = explained_label(js, name, data.get('root'))
-    if m is None: return js.prob(name).float() > 0.5, 'prediction of the first model (p > 0.5)'
+    if m is None: return js.prob(name).float() > VESSEL_THRESHOLD, f'prediction of the first model (p > {VESSEL_THRESHOLD:g})'
     return m, 'label'
 
 def _model_text(train:dict) -> str:

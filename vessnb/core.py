@@ -10,9 +10,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'LAYOUTS',
-           'DEFAULT_CHANNELS', 'DEFAULT_CHANNEL_NORM', 'DEFAULT_PROPORTION', 'DEFAULT_DEVICE', 'DEFAULT_DISK_CHECK',
-           'TRUSTED_MODELS', 'OUTPUT_FILES', 'logger', 'page_of', 'VessnbError', 'ConfigError', 'int_list',
-           'check_proportion', 'is_trusted', 'TrainSettings', 'output_file', 'printable', 'current_umask',
+           'DEFAULT_CHANNELS', 'DEFAULT_CHANNEL_NORM', 'DEFAULT_PROPORTION', 'VESSEL_THRESHOLD', 'DEFAULT_DEVICE',
+           'DEFAULT_DISK_CHECK', 'TRUSTED_MODELS', 'OUTPUT_FILES', 'logger', 'page_of', 'VessnbError', 'ConfigError',
+           'int_list', 'check_proportion', 'is_trusted', 'TrainSettings', 'output_file', 'printable', 'current_umask',
            'atomic_write', 'DiskFullError', 'disk_full', 'UnreadableJSONError', 'jsonable', 'save_json', 'load_json',
            'hash_files', 'log_to', 'Progress', 'torch_threads']
 
@@ -31,6 +31,7 @@ LAYOUTS = ('vessmap', 'list', 'nnunet')   # data layouts vessnb.data reads: fold
 DEFAULT_CHANNELS = 'gray'     # what is kept of a colour image unless told otherwise (one of COLOUR_CHANNELS)
 DEFAULT_CHANNEL_NORM = 'max'  # a multi-channel pixel's gradient magnitude unless told otherwise (one of CHANNEL_NORMS)
 DEFAULT_PROPORTION = 0.01     # the threshold: the fraction of max|J| an input pixel's |gradient| must exceed
+VESSEL_THRESHOLD = 0.5        # a pixel is vessel where its probability exceeds this (for two classes: the larger one)
 DEFAULT_DEVICE = 'cpu'        # where models run unless told otherwise
 DEFAULT_DISK_CHECK = True     # an extraction whose store would not fit on the disk is refused before it starts
 

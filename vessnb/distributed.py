@@ -114,6 +114,11 @@ def segment_image(model:nn.Module, image, tile:int|None=None, target=None, **kwa
     with exact_settings(model), torch.no_grad(): return target_map(model, target)(model_input(model, torch.as_tensor(image)))[0]
 
 # %% ../nbs/08_distributed.ipynb #0c2eca07
+def _support_margin(support) -> int | None:
+    "The margin a window the user knows (`support`, as `as_support` reads it) needs around a core, or None."
+    s = as_support(support)
+    return None if s is None else max(asdict(s).values())
+
 def _write_params() -> set:
     "The names `JacobianStore.write` takes (the rest of its keywords are metadata)."
     return set(inspect.signature(JacobianStore.write).parameters) - {'self', 'meta'}
@@ -125,8 +130,7 @@ def explain_region(store, name:str, model:nn.Module, image, box=None, *, tile:in
     (H, W), s = x.shape[-2:], int(kw.get('sampling_rate', 1))
     box = tuple(int(v) for v in (box or (0, 0, H, W)))
     if tiles is None:
-        known = as_support(kw.get('support'))                          # a window the user knows: the margin it needs
-        mg, al = tile_geometry(model, x, margin if margin is not None or known is None else max(asdict(known).values()), align)
+        mg, al = tile_geometry(model, x, margin if margin is not None else _support_margin(kw.get('support')), align)
         tiles = tile_plan((H, W), tile or max(box[2:]), mg, al, box)
     plan = [list(astuple(as_tile(t))) for t in tiles]
     write = {k: v for k, v in kw.items() if k in _write_params()} | {'dtype': 'float32'}
@@ -240,7 +244,7 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
     js = JacobianStore(store)                  # creates the root (and .partial) before any task runs
     write_kw = dict(method=method, chunk_size=chunk_size, dtype=dtype, checkpoint_hash=chash, target=target, support=support,
                     disk_check=disk_check)
-    if margin is None and as_support(support) is not None: margin = max(asdict(as_support(support)).values())   # the window it needs
+    if margin is None: margin = _support_margin(support)
     plans = _tile_plans(checkpoint, spec, root, names, tile, margin, align, allow, crop, channels, region)
     want = dict(crop=crop, region=None if region is None else list(region), **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
     todo = [n for n in names if not _finished(js, n, plans.get(n), want)

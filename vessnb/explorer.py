@@ -168,7 +168,7 @@ def explorer_data(js:JacobianStore, name:str, band_rows:int|None=None, proportio
     ps = page_proportions(proportion)
     image, prob, origin = js.out_image(name).float(), js.prob(name).float().numpy(), np.array(js.origin(name))
     H, W = image.shape[-2:]
-    part = js.attrs(name)['shape'] != [H, W]                 # a region: rows reach beyond the outputs shown
+    part = js.is_part(name)                                  # a region: rows reach beyond the outputs shown
     C, s = js.attrs(name).get('channels', 1), int(js.attrs(name).get('sampling_rate', 1))
     Ho, Wo = -(-H // s), -(-W // s)                   # the output pixels shown: all, or a preview's sampled grid
     m, mm, R = js.max_abs(name), _max_magnitude(js, name, channel_norm), _band_rows(Wo, band_rows)

@@ -773,7 +773,7 @@ def row(self:JacobianStore, name, i:int, j:int) -> torch.Tensor:
     return self._read_block(name, k, slice(pos - bounds[k], pos - bounds[k] + 1))[1][0]
 
 # %% ../nbs/03_jacobian.ipynb #7a1c0e81
-_TILE_RE = re.compile(r'\.tile-.+-r\d{5}c\d{5}', re.S)
+_TILE_RE = re.compile(r'\.tile-(.+)-r(\d{5})c(\d{5})', re.S)   # a tile group: its image, the row and column of its core
 
 @dataclass(frozen=True)
 class Tile:
@@ -786,7 +786,7 @@ def as_tile(tile) -> Tile:
 
 def shown_name(group:str) -> str:
     "How logs name a store group: an image's name, or for a tile group its image and the corner of its core."
-    m = re.fullmatch(r'\.tile-(.+)-r(\d{5})c(\d{5})', group, re.S)
+    m = _TILE_RE.fullmatch(group)
     return group if m is None else f"{m[1]} (the part from row {int(m[2])}, column {int(m[3])})"
 
 def tile_group(name:str, tile) -> str:
@@ -853,6 +853,12 @@ def origin(self:JacobianStore, name) -> tuple[int, int]:
     return tuple(int(v) for v in (self.attrs(name).get('origin') or (0, 0)))
 
 @patch
+def is_part(self:JacobianStore, name) -> bool:
+    "Are `name`'s outputs only a part (a region) of its image?"
+    a = self.attrs(name)
+    return a['out_shape'] != a['shape']
+
+@patch
 def out_image(self:JacobianStore, name) -> torch.Tensor:
     "The part of `name`'s image under its outputs (the pixels of `prob`, `fov` and the maps): the region it explains, or all of it."
     (i0, j0), (h, w) = self.origin(name), self.attrs(name)['out_shape']
@@ -891,7 +897,7 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
 @patch
 def _start(self:JacobianStore, name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate, dtype, chash,
            progress, support, disk_check, fov, pixels, meta):
-    key = f'{mhash}|{as_target(target)}'
+    key = _support_key(mhash, target)
     known = self.known_support(key)
     ext = JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size, pixels=pixels,
                          sampling_rate=sampling_rate, progress=progress, support=support, measured=known)
@@ -915,6 +921,10 @@ def _start(self:JacobianStore, name, model, image, img, mhash, target, method, m
 
 # %% ../nbs/03_jacobian.ipynb #7a1c0e0b
 def _gb(n) -> str: return f'{n / 2**30:.2f} GiB'
+
+def _support_key(mhash:str, target=None) -> str:
+    "The key a store caches a measured window under: the model's hash and the target ('MODEL_HASH|TARGET')."
+    return f'{mhash}|{as_target(target)}'
 
 @patch
 def _support_file(self:JacobianStore, key) -> Path:
@@ -980,9 +990,10 @@ def fit_box(self:JacobianStore, model:nn.Module, image, max_seconds=None, max_by
     x = torch.as_tensor(image)
     H, W = x.shape[-2:]
     if (H * W) ** 2 <= SMALL_JACOBIAN or (max_seconds is None and max_bytes is None): return (0, 0, H, W), None
-    key = f'{model_hash(model)}|{as_target(target)}'
-    ext = JacobianBlocks(model, x, target=target, measured=self.known_support(key), **kw)
-    if ext.support is not None and self.known_support(key) is None: self._remember_support(key, ext.support)
+    key = _support_key(model_hash(model), target)
+    known = self.known_support(key)
+    ext = JacobianBlocks(model, x, target=target, measured=known, **kw)
+    if ext.support is not None and known is None and kw.get('support') is None: self._remember_support(key, ext.support)
     est, t = ext.estimate(dtype), time.perf_counter()
     next(ext)                                                         # one block, timed (its warm-up included: an upper bound)
     secs, need = (time.perf_counter() - t) * len(ext), max(est['store_bytes'], est['memory_bytes'])
@@ -1065,6 +1076,6 @@ def remove(self:JacobianStore, name:str):
 @patch
 def drop_tiles(self:JacobianStore, name:str, keep=()) -> list[str]:
     "Delete the stored tiles of image `name` except the tile groups `keep`; the groups deleted."
-    gone = [k for k in self.root.group_keys() if k.startswith(f'.tile-{name}-') and k not in set(keep)]
+    gone = [k for k in self.root.group_keys() if (m := _TILE_RE.fullmatch(k)) and m[1] == name and k not in set(keep)]   # not image 'NAME-x's
     for g in gone: shutil.rmtree(self.path/g); self._forget(g)
     return gone

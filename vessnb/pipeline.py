@@ -8,18 +8,19 @@ import contextlib, hashlib, json, os, shutil, sys, tempfile, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 import importlib
-from .core import VessnbError, ConfigError, UnreadableJSONError, log_to, torch_threads, save_json, load_json, logger, hash_files, jsonable, is_trusted
+from .core import (VessnbError, ConfigError, UnreadableJSONError, log_to, torch_threads, save_json, load_json, logger, hash_files, jsonable,
+                         is_trusted, VESSEL_THRESHOLD)
 from .config import (RunConfig, RUN_FILES, run_file, run_lock, remove_temporaries, check_run_dir, update_summary, load_summary,
                            in_folder, resolved,
                            remove_results)
 
 # %% auto #0
-__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'HANDED_IN', 'SEGMENT_THRESHOLD', 'Stage',
-           'PipelineError', 'stage_path', 'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures',
-           'stage_digest', 'given_digest', 'recorded_digest', 'input_digest', 'handed_digest', 'run_stage', 'why_stale',
-           'shared_demo_run', 'demo_inputs', 'record_notebook', 'Recorder', 'folder_kind', 'check_folder',
-           'absolute_paths', 'forget_results', 'run_pipeline', 'images_result', 'checkpoint_result', 'trained_channels',
-           'explain', 'segment']
+__all__ = ['STAGES', 'DISTRIBUTED_JACOBIAN', 'DEMO_RUN_ENV', 'FOLDER_KINDS', 'HANDED_IN', 'Stage', 'PipelineError', 'stage_path',
+           'imported', 'stage_function', 'stages_for', 'stage_inputs', 'stage_figures', 'stage_digest', 'given_digest',
+           'recorded_digest', 'input_digest', 'handed_digest', 'run_stage', 'why_stale', 'shared_demo_run',
+           'demo_inputs', 'record_notebook', 'Recorder', 'folder_kind', 'check_folder', 'absolute_paths',
+           'forget_results', 'run_pipeline', 'images_result', 'checkpoint_result', 'trained_channels', 'explain',
+           'segment']
 
 # %% ../nbs/12_pipeline.ipynb #3ca96aeb
 @dataclass(frozen=True)
@@ -397,8 +398,6 @@ def explain(cfg:RunConfig, checkpoint, paths) -> dict:
     return run_pipeline(cfg, stages, given={'data': images_result(paths, cfg.channels), 'train': train})
 
 # %% ../nbs/12_pipeline.ipynb #7a1c0e41
-SEGMENT_THRESHOLD = 0.5   # the mask segment writes: probability > 0.5 (for two classes, the class of the larger probability)
-
 def _save_prob(out, name, img, p, target) -> dict:
     "Write NAME_prob.npy, NAME_prob.tif, NAME_mask.tif (ImageJ TIFFs at the image's size) and NAME_prob.png (image beside its map) into `out`; their paths."
     import numpy as np, matplotlib.pyplot as plt
@@ -406,7 +405,7 @@ def _save_prob(out, name, img, p, target) -> dict:
     from vessnb.core import atomic_write
     with atomic_write(out/f'{name}_prob.npy') as f: np.save(f, p)
     files = dict(map=str(out/f'{name}_prob.npy'), tiff=str(write_tiff(out/f'{name}_prob.tif', p.astype(np.float32))),
-                 mask=str(write_tiff(out/f'{name}_mask.tif', p > SEGMENT_THRESHOLD)), png=str(out/f'{name}_prob.png'))
+                 mask=str(write_tiff(out/f'{name}_mask.tif', p > VESSEL_THRESHOLD)), png=str(out/f'{name}_prob.png'))
     fig, axs = plt.subplots(1, 2, figsize=(8.4, 4.2))
     axs[0].imshow(display_image(img), cmap='gray'); axs[0].set_title(name)
     im = axs[1].imshow(p, cmap='viridis', vmin=0, vmax=1); axs[1].set_title(target); fig.colorbar(im, ax=axs[1], shrink=0.8)
@@ -436,7 +435,7 @@ def segment(cfg:RunConfig, checkpoint, paths) -> dict:
             check_channels(model, img, path, cfg.channels)
             p = segment_image(model, torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device), tile, cfg.target).float().cpu().numpy()
             per[name] = dict(file=path, shape=list(p.shape), tile=tile, seconds=round(time.perf_counter() - t0, 3),
-                             mask_threshold=SEGMENT_THRESHOLD, **_save_prob(out, name, img, p, cfg.target))
+                             mask_threshold=VESSEL_THRESHOLD, **_save_prob(out, name, img, p, cfg.target))
             logger.info(f"segment {name}: {p.shape[0]}x{p.shape[1]} in {per[name]['seconds']} s" + (f' ({tile}-px tiles)' if tile else ''))
     summary = dict(checkpoint=str(Path(checkpoint).resolve()), checkpoint_hash=chash, target=cfg.target, tile=tile, images=per)
     return update_summary(run_dir, 'segment', summary)

@@ -223,10 +223,14 @@ def stage_model(train:dict, device='cpu', allow=()) -> tuple[nn.Module, str]:
     return load_checkpoint(ckpt, map_location=device, allow=allow)[0], chash      # the class: trusted, or the user's (`allow`)
 
 # %% ../nbs/11_stages.ipynb #83e2b3b5
+def _limits(cfg) -> list | None:
+    "The limits run `cfg` chooses its explained parts by (max_hours, max_gib), or None when it names them (`region`, `explain_size`)."
+    return None if cfg.region is not None or cfg.explain_size is not None else [cfg.max_hours, cfg.max_gib]
+
 def _default_box(cfg, js, model, name, x, chash) -> tuple:
     "The box of image `name` (tensor `x`) that run `cfg` explains: `explained_box`, or by default all of it that fits the limits (a choice kept while they stand)."
-    if cfg.region is not None or cfg.explain_size is not None: return explained_box(cfg, x.shape)
-    limits, a = [cfg.max_hours, cfg.max_gib], {}
+    if (limits := _limits(cfg)) is None: return explained_box(cfg, x.shape)
+    a = {}
     try: a = js.attrs(name) if name in js else {}
     except JacobianError: pass                                       # damaged: chosen again (and made again by `write`)
     if a.get('limits') == limits and a.get('checkpoint_hash') == chash: return tuple(a['region'])   # chosen before: kept
@@ -262,7 +266,7 @@ def _explain_image(cfg, js, model, chash, name, path, data, train, crop) -> bool
     kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash,
               sampling_rate=cfg.sampling_rate, support=cfg.support, disk_check=cfg.disk_check, fov=fov, progress=name, image_name=name,
               image_file=str(path), crop=crop, region=list(box), full_shape=full, model_source=str(train['checkpoint']),
-              **({'limits': [cfg.max_hours, cfg.max_gib]} if cfg.region is None and cfg.explain_size is None else {}))
+              **({'limits': _limits(cfg)} if _limits(cfg) else {}))
     part = (lambda **k: explain_region(js, name, model, x, box, **k)) if list(box) != [0, 0, *full] else \
            (lambda **k: js.write(name, model, x, **k))                # a part of the image: on windows of the whole image
     asked = cfg.method != 'auto' and name in js and js.attrs(name).get('method') != cfg.method   # stored by another method

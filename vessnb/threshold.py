@@ -17,7 +17,7 @@ from .data import (save_figure, synthetic_item, display_image, display_note, dis
 from .model import (VessNet)
 from .jacobian import iter_jacobian_blocks, JacobianStore, JacobianError, tile_group, as_tile, put_windows
 from .core import (check_proportion, DEFAULT_PROPORTION, DEFAULT_DEVICE, CHANNEL_NORMS, DEFAULT_CHANNEL_NORM, VessnbError, atomic_write,
-                         Progress, logger)
+                         Progress, logger, VESSEL_THRESHOLD)
 
 
 # %% auto #0
@@ -200,6 +200,10 @@ def _check_block(pixels, rows, shape, seen, step=1):
     seen[out] = True
     return out.to(rows.device)
 
+def _influence_bar(n:int, progress) -> Progress:
+    "A line at most every 5 s over `n` output pixels: `progress` True, an image's name, or False (none)."
+    return Progress(n, 'influence' if progress is True else f'influence {progress}', enabled=bool(progress))
+
 def _prune(out, idx, val, bound):
     keep = val > bound
     return out[keep], idx[keep], val[keep]
@@ -222,7 +226,7 @@ def influence_from_blocks(blocks, shape, proportions=(DEFAULT_PROPORTION,), *, m
     cands = []                  # unknown max: (output index, input flat index, |g|) per block
     counts = boxes = None
     t0, nblocks, ncand, peak, pruned = time.perf_counter(), 0, 0, 0, 0
-    bar = Progress(n, 'influence' if progress is True else f'influence {progress}', enabled=bool(progress))   # a line at most every 5 s
+    bar = _influence_bar(n, progress)
     for pixels, rows in blocks:
         bar.update(len(pixels))
         if dev is None:
@@ -448,7 +452,7 @@ def demo_setup(seed:int=0, size:int=32, width:int=4, steps:int=40, device=DEFAUL
     return f'synthetic{seed}', model.eval().to(device), image.to(device)
 
 # %% ../nbs/04_threshold.ipynb #7a1c0e51
-def write_ome_zarr(path, image, prob, inf:Influence, name:str='image', threshold:float=0.5) -> Path:
+def write_ome_zarr(path, image, prob, inf:Influence, name:str='image', threshold:float=VESSEL_THRESHOLD) -> Path:
     "Write `image` ([C,] H, W), its probability and influence map as an OME-Zarr image (NGFF 0.4) with named channels, and the mask `prob > threshold` as its label image 'vessels'."
     try: from ome_zarr.writer import write_image, write_labels; from ome_zarr.format import FormatV04
     except ImportError: raise ThresholdError('OME-Zarr output needs the ome-zarr package: pip install "vessnb[ome]"') from None
@@ -484,10 +488,9 @@ def store_maps(store, names, proportions=(DEFAULT_PROPORTION,), maps_dir=None, p
     for name in names:
         if not js.is_complete(name): raise JacobianError(f"{js.path}: {name!r} is not complete; rerun the Jacobian stage")
         res[name] = influence_map(js, name, ps, progress=name if progress else False, channels=channels)
-        part = js.attrs(name)['out_shape'] != js.attrs(name)['shape']                   # a region: the figure shows where it lies
         if maps_dir is not None: save_influence(res[name], maps_dir, name, image=js.out_image(name), fov=js.fov(name),
                                                 title=name if model is None else f'{name} — {model}',   # the figure names the model
-                                                field=js.image(name) if part else None)
+                                                field=js.image(name) if js.is_part(name) else None)   # where a region lies
         if progress: logger.info(f"influence {name}: done ({res[name].info.get('seconds', 0):.1f} s)")
     return res
 
@@ -509,7 +512,7 @@ def stitch_tiles(store, name:str, proportions=(DEFAULT_PROPORTION,), channels:st
     counts, boxes = torch.zeros(len(ps), n, dtype=torch.int64), torch.full((len(ps), 4, n), -1, dtype=torch.int64)
     mass, centroid = torch.zeros(n, dtype=torch.float64), torch.full((2, n), math.nan, dtype=torch.float64)
     seen, ts = torch.zeros(n, dtype=torch.bool), [abs_threshold(m, p, torch.float32) for p in ps]
-    bar = Progress(n, 'influence' if progress is True else f'influence {progress}', enabled=bool(progress))
+    bar = _influence_bar(n, progress)
     for t in map(as_tile, a['tiles']):
         for pix, rows in _tile_rows(js, name, t):
             out, A = (pix[:, 0] - o0) // s * W + (pix[:, 1] - o1) // s, mag(rows)

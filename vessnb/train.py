@@ -17,7 +17,8 @@ from skimage.filters import threshold_otsu
 from skimage.morphology import skeletonize
 
 from .data import IGNORE_LABEL, save_figure
-from .core import (DEFAULT_DEVICE, logger, VessnbError, TrainSettings, output_file, atomic_write, save_json, Progress)
+from .core import (DEFAULT_DEVICE, logger, VessnbError, TrainSettings, output_file, atomic_write, save_json, Progress,
+                         VESSEL_THRESHOLD)
 from .model import (CheckpointError, eval_mode, load_checkpoint, model_device, save_checkpoint)
 
 
@@ -109,7 +110,7 @@ def mean_std(rows:list[dict], keys=METRICS) -> tuple[dict, dict]:
         mean[k], std[k] = (float(v.mean()), float(v.std())) if len(v) else (float('nan'), float('nan'))
     return mean, std
 
-def score_images(items, threshold:float=0.5, auc:bool=True, names=None, fovs=None) -> dict:
+def score_images(items, threshold:float=VESSEL_THRESHOLD, auc:bool=True, names=None, fovs=None) -> dict:
     "Metrics of (score, mask, skeleton) maps thresholded at `threshold` (`score > threshold`): pooled, per-image mean/std, per image; inside `fovs` (field-of-view masks, one per image) if given."
     rows, total, scores, targets = [], dict.fromkeys(COUNTS, 0), [], []
     for k, (score, mask, skel) in enumerate(items):
@@ -140,7 +141,7 @@ def predict_dataset(model:nn.Module, dataset, loss_fn=None, channels_last:bool=F
             loss = loss_fn(logits, mask[None].to(dev)).item() if loss_fn is not None else None
             yield logits.softmax(1)[0, 1].cpu(), mask, skel, loss
 
-def evaluate(model:nn.Module, dataset, threshold:float=0.5, auc:bool=True, loss_fn=None, progress:bool=False,
+def evaluate(model:nn.Module, dataset, threshold:float=VESSEL_THRESHOLD, auc:bool=True, loss_fn=None, progress:bool=False,
              channels_last:bool=False, probabilities:dict|None=None) -> dict:
     "Metrics of `model` on every (whole) image of `dataset` (see `score_images`), plus the mean `loss` if `loss_fn`; also inside the field of view (`out['fov']`) when the dataset has FOV masks; fills `probabilities` (name -> map) when given."
     losses, items, bar = [], [], Progress(len(dataset), 'evaluate', unit='image', enabled=progress, final=False)

@@ -17,7 +17,7 @@ from .model import (model_spec, CheckpointError)
 from .jacobian import jacobian_rows, JacobianStore, model_hash, target_map, exact_settings, as_target, row_shape, as_tile
 from .threshold import (show_map, influence_map, normalise, load_influence, draw_outlines)
 from .train import score_images
-from .core import (VessnbError, logger)
+from .core import (VessnbError, logger, VESSEL_THRESHOLD)
 
 
 # %% auto #0
@@ -49,14 +49,14 @@ def panel_figure(panels:list, size:float=3.1, title:str|None=None, ncols:int|Non
 # %% ../nbs/05_validate.ipynb #be24ccee
 ERROR_COLOURS = dict(tn=(0., 0., 0.), tp=(.78, .78, .78), fp=(.92, .1, .1), fn=(.15, .45, 1.))   # the error map's colours
 
-def error_map(prob, label, threshold:float=0.5) -> dict:
+def error_map(prob, label, threshold:float=VESSEL_THRESHOLD) -> dict:
     "The prediction `prob > threshold` against the binary `label`: boolean (H, W) maps tp, fp, fn, tn and their counts n_tp, n_fp, n_fn, n_tn."
     pred, lab = torch.as_tensor(prob).detach().cpu() > threshold, torch.as_tensor(label).detach().cpu().bool()
     if pred.shape != lab.shape: raise ValidateError(f'prob {tuple(pred.shape)} and label {tuple(lab.shape)} differ in shape')
     maps = dict(tp=pred & lab, fp=pred & ~lab, fn=~pred & lab, tn=~pred & ~lab)
     return maps | {f'n_{k}': int(m.sum()) for k, m in maps.items()}
 
-def show_errors(ax, prob, label, threshold:float=0.5, fov=None, title:str='errors', legend:bool=True) -> dict:
+def show_errors(ax, prob, label, threshold:float=VESSEL_THRESHOLD, fov=None, title:str='errors', legend:bool=True) -> dict:
     "Draw the `error_map` of `prob` against `label` on `ax` (`ERROR_COLOURS`, legend, FP/FN counts in the title, `fov` dashed)."
     e = error_map(prob, label, threshold)
     rgb = np.zeros((*e['tp'].shape, 3), np.float32)
@@ -233,7 +233,7 @@ def comparison_figure(image, comparison:dict, title:str|None=None, label=None, f
                         title=title)
 
 # %% ../nbs/05_validate.ipynb #fa57c6e1
-def influence_table(prob, counts, vessel_threshold:float=0.5, fov=None) -> dict:
+def influence_table(prob, counts, vessel_threshold:float=VESSEL_THRESHOLD, fov=None) -> dict:
     "Per-pixel dict of flat tensors: count, prob, vessel (bool), distance to the nearest predicted vessel pixel (and fov, if given)."
     p = torch.as_tensor(prob).detach().double().cpu()
     c = torch.as_tensor(counts).detach().cpu()
@@ -407,7 +407,7 @@ def _validation_summary(tables, checks, comps, saved, figs):
     return summary
 
 # %% ../nbs/05_validate.ipynb #af446638
-def worst_images(probabilities:dict, data_root, n:int=3, threshold:float=0.5) -> list[dict]:
+def worst_images(probabilities:dict, data_root, n:int=3, threshold:float=VESSEL_THRESHOLD) -> list[dict]:
     "The `n` images of lowest Dice (`p > threshold` against their labels at `data_root`) of `probabilities` (name -> p map): [{'name', 'dice'}], worst first."
     names = list(probabilities)
     if not names: return []
