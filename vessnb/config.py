@@ -8,7 +8,7 @@ import dataclasses, importlib.util, json, math, os, re, shutil, socket, time, co
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 from fastcore.basics import patch
-from .core import (check_proportion, is_trusted, METHODS, MODES, DEFAULT_MODEL, DEFAULT_TARGET, COLOUR_CHANNELS, CHANNEL_NORMS, LAYOUTS, DEFAULT_CHANNELS,
+from .core import (check_proportion, is_trusted, BACKWARDS, METHODS, MODES, DEFAULT_MODEL, DEFAULT_TARGET, COLOUR_CHANNELS, CHANNEL_NORMS, LAYOUTS, DEFAULT_CHANNELS,
                    DEFAULT_CHANNEL_NORM, DEFAULT_PROPORTION, DEFAULT_DEVICE, DEFAULT_DISK_CHECK, TrainSettings, OUTPUT_FILES, VessnbError, ConfigError,
                    atomic_write, save_json, load_json, int_list, logger)
 
@@ -118,6 +118,9 @@ class RunConfig:
     ome_zarr: bool = option(False, 'also write each explained image, its probability and influence map as OME-Zarr (pip install "vessnb[ome]")', group='explain')
     disk_check: bool = option(DEFAULT_DISK_CHECK, "refuse an extraction whose estimated store is larger than the free disk", group='explain', result=False)
     chunk_size: int = option(None, 'output pixels per backward pass (default: sized from free memory)', group='explain', result=False)
+    backward: str = option('auto', "how the backward passes are made: 'adjoint' (forward-type convolutions, for VessNet and plain stacks), "
+                           "'autograd', or 'auto' (the adjoint once checked against autograd; the fastest way when timed)",
+                           choices=BACKWARDS, group='explain', result=False)
     channel_norm: str = option(DEFAULT_CHANNEL_NORM, "a multi-channel input pixel's gradient magnitude: max over channels, or l2",
                                choices=CHANNEL_NORMS, group='explain')
     proportion: float = option(DEFAULT_PROPORTION, "threshold: fraction of max|J| an input pixel's |gradient| must exceed", group='explain')

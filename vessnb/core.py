@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'LAYOUTS',
+__all__ = ['METHODS', 'DEFAULT_MODEL', 'DEFAULT_TARGET', 'MODES', 'BACKWARDS', 'COLOUR_CHANNELS', 'CHANNEL_NORMS', 'LAYOUTS',
            'DEFAULT_CHANNELS', 'DEFAULT_CHANNEL_NORM', 'DEFAULT_PROPORTION', 'VESSEL_THRESHOLD', 'DEFAULT_DEVICE',
            'DEFAULT_DISK_CHECK', 'TRUSTED_MODELS', 'OUTPUT_FILES', 'logger', 'page_of', 'VessnbError', 'ConfigError',
            'int_list', 'check_proportion', 'is_trusted', 'TrainSettings', 'output_file', 'printable', 'current_umask',
@@ -21,6 +21,7 @@ METHODS = ('auto', 'batched', 'colour')   # Jacobian methods; vessnb.jacobian im
 DEFAULT_MODEL = 'vessnb.model.VessNet'    # the model a run trains unless told otherwise (vessnb.model)
 DEFAULT_TARGET = 'prob[1]'                # what a run differentiates unless told otherwise (vessnb.jacobian.Target)
 MODES = ('exact',)                        # Jacobian modes
+BACKWARDS = ('auto', 'adjoint', 'autograd')   # how rows are computed: measured choice, forward-type adjoint (vessnb.adjoint), vmapped VJP
 class _Channels(tuple):
     "The channel choices; 'page:K' stands for every page K = 0, 1, ... of a stack (a multi-page TIFF, an animated image), read as gray."
     def __contains__(self, v): return v in self[:-1] or page_of(v) is not None

@@ -233,7 +233,7 @@ def _run_on(client, checkpoint, spec, root, store, crop, todo, plans, common, re
 # %% ../nbs/08_distributed.ipynb #839d1752
 def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(DEFAULT_PROPORTION,), retries:int=2,
                     progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device=DEFAULT_DEVICE, threads:int=1,
-                    method='auto', chunk_size=None, dtype='float16', before_task=None, allow=(), target=None,
+                    method='auto', chunk_size=None, backward='auto', dtype='float16', before_task=None, allow=(), target=None,
                     channels:str=DEFAULT_CHANNELS, region=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK) -> dict:
     "Jacobian rows and influence maps of every image `names` of the VessMap folder `data` into `store`, one Dask task per image."
     t0 = time.perf_counter()
@@ -242,7 +242,7 @@ def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None,
     if not names: raise ExplainError(f"data: no images to explain in {root}")
     spec, chash = checkpoint_spec(checkpoint)
     js = JacobianStore(store)                  # creates the root (and .partial) before any task runs
-    write_kw = dict(method=method, chunk_size=chunk_size, dtype=dtype, checkpoint_hash=chash, target=target, support=support,
+    write_kw = dict(method=method, chunk_size=chunk_size, backward=backward, dtype=dtype, checkpoint_hash=chash, target=target, support=support,
                     disk_check=disk_check)
     if margin is None: margin = _support_margin(support)
     plans = _tile_plans(checkpoint, spec, root, names, tile, margin, align, allow, crop, channels, region)

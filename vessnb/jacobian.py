@@ -16,17 +16,18 @@ import zarr
 from torch import nn
 from torch.func import vjp, vmap
 
-from .core import (METHODS, DEFAULT_DISK_CHECK, logger, VessnbError, int_list, atomic_write, Progress)
+from .adjoint import NoAdjoint, build_adjoint
+from .core import (BACKWARDS, METHODS, DEFAULT_DISK_CHECK, logger, VessnbError, int_list, atomic_write, Progress)
 from .data import (name_problem)
 
 
 # %% auto #0
-__all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'STORE_DTYPES', 'SMALL_JACOBIAN', 'JacobianError', 'StoreMismatchError',
-           'StoreCorruptError', 'StoreFullError', 'Target', 'as_target', 'target_map', 'precision_flags',
-           'set_precision_flags', 'exact_settings', 'model_input', 'colour_spacing', 'auto_chunk', 'Support',
-           'measure_support', 'as_support', 'row_shape', 'take_windows', 'put_windows', 'JacobianBlocks',
-           'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore', 'Tile',
-           'as_tile', 'shown_name', 'tile_group']
+__all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'ADJOINT_CHECK', 'MEASURE_FROM', 'TRIAL', 'STORE_DTYPES', 'SMALL_JACOBIAN',
+           'JacobianError', 'StoreMismatchError', 'StoreCorruptError', 'StoreFullError', 'Target', 'as_target',
+           'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'model_input', 'vjp_rows',
+           'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape', 'take_windows',
+           'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian',
+           'model_hash', 'JacobianStore', 'Tile', 'as_tile', 'shown_name', 'tile_group']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -201,12 +202,16 @@ def _squeeze_channel(g):
     return g[:, 0] if g.shape[1] == 1 else g
 
 # %% ../nbs/03_jacobian.ipynb #651b296b
-def _vjp_chunks(vjp_fn, cot, state):
-    "Input gradients (n, H, W) for the cotangents `cot` (n, h, w), `state['chunk']` at a time; halves on OOM."
+def vjp_rows(vjp_fn):
+    "The rows function of a `torch.func.vjp` function: cotangents (n, h, w) -> input gradients (n, C, H, W), one vmapped pass."
+    return lambda cot: vmap(vjp_fn)(cot)[0][:, 0]
+
+def _vjp_chunks(rows, cot, state):
+    "Input gradients (n, H, W) by the rows function `rows` for the cotangents `cot` (n, h, w), `state['chunk']` at a time; halves on OOM."
     out, k = [], 0
     while k < len(cot):
         c = state['chunk']
-        try: out.append(_squeeze_channel(vmap(vjp_fn)(cot[k:k+c])[0][:, 0])); k += c
+        try: out.append(_squeeze_channel(rows(cot[k:k+c]))); k += c
         except Exception as e:
             if not _is_oom(e) or c == 1: raise
             state['chunk'] = c // 2
@@ -289,7 +294,7 @@ def _probe_extents(fn, probes, H, W, dtype, device, chunk):
     "Extents (top, bottom, left, right) of the gradients of `probes`, `chunk` cotangents a pass; None if one reaches the border."
     ext, state = [0, 0, 0, 0], {'chunk': chunk}
     for k in range(0, len(probes), chunk):
-        nonzero = _vjp_chunks(fn, _onehots(probes[k:k+chunk], (H, W), dtype, device), state) != 0
+        nonzero = _vjp_chunks(vjp_rows(fn), _onehots(probes[k:k+chunk], (H, W), dtype, device), state) != 0
         for (i, j), nz in zip(probes[k:k+chunk].tolist(), nonzero):
             nz = nz.reshape(-1, H, W).any(0)                 # a pixel is in the window if any channel is
             rr, cc = nz.any(1).nonzero()[:, 0].tolist(), nz.any(0).nonzero()[:, 0].tolist()
@@ -382,8 +387,9 @@ def put_windows(windows, offsets, shape):
 class JacobianBlocks:
     "Iterator of `(pixels (n, 2) long, rows (n, H, W) float32)` blocks of Jacobian rows; `.info` says how they were made."
     def __init__(self, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
-                 pixels=None, sampling_rate=1, support=None, progress=False, measured=None, _blocks=None):
+                 pixels=None, sampling_rate=1, support=None, progress=False, backward='auto', measured=None, _blocks=None):
         if method not in METHODS: raise JacobianError(f"method must be one of {METHODS}, got {method!r}")
+        if backward not in BACKWARDS: raise JacobianError(f"backward must be one of {BACKWARDS}, got {backward!r}")
         if mode != 'exact':
             raise JacobianError(f"mode {mode!r} is not available: only 'exact' (float32, TF32 off) is implemented and verified")
         if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
@@ -413,6 +419,7 @@ class JacobianBlocks:
                          n_backward=len(pix) if method == 'batched' else n_classes,
                          shape=[H, W], out_shape=list(self.out.shape), device=str(x.device),
                          seconds_forward=t1 - t0, seconds_support=t2 - t1, seconds_rows=0.0)
+        self.rows_fn = _choose_backward(self, backward)
 
 # %% ../nbs/03_jacobian.ipynb #221cf58f
 @patch
@@ -470,6 +477,74 @@ def _choose_method(ext, image, pix, method, support, measured, step) -> tuple:
     if method == 'auto': method = 'colour' if n_classes is not None and n_classes <= 0.8 * len(pix) else 'batched'
     return method, support, spacing, n_classes
 
+# %% ../nbs/03_jacobian.ipynb #cd7bb24a
+ADJOINT_CHECK = 1e-5   # the adjoint's rows are used when they differ from autograd's by at most this fraction of max|row|
+MEASURE_FROM = 256     # backward passes: from this many on, 'auto' times each way and takes the fastest
+TRIAL = 8              # cotangents each way is checked and timed on
+
+def _backward_ways(ext, backward, measure) -> tuple[dict, str | None]:
+    "{name: rows function}, autograd first, for extractor `ext`; and why there is no adjoint (None when there is)."
+    ways, t = {'autograd': vjp_rows(ext.vjp_fn)}, ext.target
+    if backward == 'autograd': return ways, None
+    try:
+        if t.layer is not None or t.output is not None: raise NoAdjoint(f"the target {t} is not the model's own output map")
+        with exact_settings(ext.model):
+            for mf in ('channels_last', 'contiguous')[:2 if measure else 1]:
+                ways[f'adjoint/{mf}'] = build_adjoint(ext.model, ext.x, t.kind, t.channel, mf)
+    except NoAdjoint as e:
+        if backward == 'adjoint': raise JacobianError(f"backward='adjoint': {e}") from None
+        return ways, str(e)
+    return ways, None
+
+# %% ../nbs/03_jacobian.ipynb #bb0e5b4c
+def _per_row(fn, cot, reps=2):
+    "Seconds per cotangent of `fn(cot)`: the best of `reps` timed calls after one untimed."
+    best, sync = math.inf, (torch.cuda.synchronize if cot.is_cuda else lambda: None)
+    for k in range(reps + 1):
+        sync(); t = time.perf_counter(); fn(cot); sync()
+        if k: best = min(best, time.perf_counter() - t)
+    return best / len(cot)
+
+def _check_adjoint(ways, cot) -> dict:
+    "{adjoint way: largest difference of its rows from autograd's, as a fraction of max|row|} on cotangents `cot`."
+    ref = ways['autograd'](cot)
+    scale = float(ref.abs().max()) or 1.0
+    return {n: float((f(cot) - ref).abs().max()) / scale for n, f in ways.items() if n != 'autograd'}
+
+# %% ../nbs/03_jacobian.ipynb #f65ee102
+def _choose_backward(ext, backward):
+    "The rows function the backward passes of `ext` use; `ext.info` records which (backward, memory_format) and why."
+    t0, n_pass = time.perf_counter(), ext.info['n_backward']
+    measure = n_pass >= MEASURE_FROM
+    ways, why = _backward_ways(ext, backward, measure)
+    pick, check, reason = 'autograd', None, f"autograd: {why or 'asked for'}"
+    if len(ways) > 1:
+        pix = ext.blocks[0][:min(TRIAL, ext.state['chunk'])].to(ext.x.device)
+        cot = _onehots(pix, ext.out.shape, ext.out.dtype, ext.x.device)
+        with exact_settings(ext.model):
+            diff = _check_adjoint(ways, cot)
+            good = [n for n, d in diff.items() if d <= ADJOINT_CHECK]
+            if not good and backward == 'adjoint':
+                raise JacobianError(f"backward='adjoint': its rows differ from autograd's by {max(diff.values()):.2g} of max|row|; use 'autograd'")
+            if not good: logger.warning(_backward_reason('autograd', diff, {}, len(cot), n_pass))
+            good += ['autograd'] if backward == 'auto' else []
+            secs = {n: _per_row(ways[n], cot) for n in good} if measure and len(good) > 1 else {}
+        pick, check = min(secs, key=secs.get) if secs else good[0], max(diff.values())
+        reason = _backward_reason(pick, diff, secs, len(cot), n_pass)
+    name, _, mf = pick.partition('/')
+    ext.info.update(backward=name, memory_format=mf or 'contiguous', backward_reason=reason, backward_check=check,
+                    seconds_choice=time.perf_counter() - t0)
+    return ways[pick]
+
+# %% ../nbs/03_jacobian.ipynb #8122a60b
+def _backward_reason(pick, diff, secs, k, n_pass) -> str:
+    "Why the way `pick` computes the rows: the adjoint's check against autograd on `k` rows and, if timed, the seconds per row of each way."
+    checked = ', '.join(f"{n} {d:.1e}" for n, d in diff.items())
+    if pick == 'autograd' and not secs: return f"autograd: the adjoint's rows differ from autograd's by more than {ADJOINT_CHECK:g} of max|row| ({checked}, on {k} rows)"
+    said = f"{pick}: the adjoint's rows checked against autograd's on {k} rows (largest difference, as a fraction of max|row|: {checked})"
+    if not secs: return f"{said}; {n_pass} backward passes, too few to time the ways"
+    return f"{said}; fastest per row of " + ', '.join(f"{n} {s * 1e3:.3g} ms" for n, s in sorted(secs.items(), key=lambda i: i[1]))
+
 # %% ../nbs/03_jacobian.ipynb #fb931cef
 @delegates(JacobianBlocks, but=['measured', '_blocks'])
 def iter_jacobian_blocks(model:nn.Module, image, **kwargs) -> JacobianBlocks:
@@ -500,10 +575,10 @@ def compute_windows(self:JacobianBlocks, pixels) -> tuple[torch.Tensor, torch.Te
     pixels, dev, dt = pixels.to(self.x.device), self.x.device, self.out.dtype
     with exact_settings(self.model):
         if self.method == 'batched':
-            rows = _vjp_chunks(self.vjp_fn, _onehots(pixels, self.out.shape, dt, dev), self.state).float()
+            rows = _vjp_chunks(self.rows_fn, _onehots(pixels, self.out.shape, dt, dev), self.state).float()
             return torch.zeros(len(pixels), 2, dtype=torch.long, device=dev), rows
         classes, inv = torch.unique(_colour_keys(pixels, self.spacing), return_inverse=True)
-        g = _vjp_chunks(self.vjp_fn, _onehots(pixels, self.out.shape, dt, dev, inv, len(classes)), self.state)
+        g = _vjp_chunks(self.rows_fn, _onehots(pixels, self.out.shape, dt, dev, inv, len(classes)), self.state)
         cov = _covered(pixels, inv, len(classes), self.support, H, W)
         leak = float(torch.where(cov[:, None] if g.ndim == 4 else cov, 0, g).abs().max())
         if leak > 0:
@@ -573,7 +648,7 @@ class JacobianStore:
     _RESERVED = {'name', 'method', 'mode', 'dtype', 'compute_dtype', 'target', 'support', 'chunk_size', 'n_blocks', 'n_pixels',
                  'n_backward', 'shape', 'out_shape', 'device', 'layout', 'window', 'channels', 'model_hash', 'checkpoint_hash',
                  'sampling_rate', 'complete', 'planned', 'max_abs', 'seconds_forward', 'seconds_support', 'seconds_rows',
-                 'seconds_total', 'spacing', 'bytes_forward', 'bytes_per_cotangent', 'estimate', 'origin', 'tiles', 'tiled'}
+                 'seconds_total', 'seconds_choice', 'backward', 'memory_format', 'backward_reason', 'backward_check', 'spacing', 'bytes_forward', 'bytes_per_cotangent', 'estimate', 'origin', 'tiles', 'tiled'}
     def __init__(self, path):
         self.path = Path(path)
         self.root = zarr.open_group(str(self.path), mode='a')
@@ -868,7 +943,7 @@ def out_image(self:JacobianStore, name) -> torch.Tensor:
 @patch
 def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, method='auto', mode='exact', chunk_size=None,
           sampling_rate=1, dtype='float16', checkpoint_hash=None, overwrite=False, progress=False,
-          callback=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK, fov=None, pixels=None, **meta) -> dict:
+          callback=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK, fov=None, pixels=None, backward='auto', **meta) -> dict:
     "Extract and store the rows of `image` (those of output `pixels` (n, 2) only, when given) as `name`, resuming an incomplete one; its attributes."
     if dtype not in STORE_DTYPES: raise JacobianError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     clash = set(meta) & self._RESERVED
@@ -880,9 +955,9 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
     if fov is not None and tuple(np.shape(fov)) != tuple(img.shape[-2:]):
         raise JacobianError(f"fov of shape {tuple(np.shape(fov))} for the {tuple(img.shape[-2:])} image {name!r}")
     if self._has(name) and not self._resumable(name, overwrite): shutil.rmtree(self.path/name); self._forget(name)
-    if self._has(name): ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress)
+    if self._has(name): ext, a, todo = self._resume(name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress, backward)
     else: ext, a, todo = self._start(name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate,
-                                     dtype, checkpoint_hash, progress, support, disk_check, fov, pixels, meta)
+                                     dtype, checkpoint_hash, progress, support, disk_check, fov, pixels, backward, meta)
     if ext is None: return self._finish(name, None) if a.get('_finish') else a
     t = [time.perf_counter()]
     for n, k in enumerate(todo):
@@ -896,11 +971,11 @@ def write(self:JacobianStore, name:str, model:nn.Module, image, *, target=None, 
 # %% ../nbs/03_jacobian.ipynb #71ecbee9
 @patch
 def _start(self:JacobianStore, name, model, image, img, mhash, target, method, mode, chunk_size, sampling_rate, dtype, chash,
-           progress, support, disk_check, fov, pixels, meta):
+           progress, support, disk_check, fov, pixels, backward, meta):
     key = _support_key(mhash, target)
     known = self.known_support(key)
     ext = JacobianBlocks(model, image, target=target, method=method, mode=mode, chunk_size=chunk_size, pixels=pixels,
-                         sampling_rate=sampling_rate, progress=progress, support=support, measured=known)
+                         sampling_rate=sampling_rate, progress=progress, support=support, measured=known, backward=backward)
     if ext.support is not None and known is None and support is None: self._remember_support(key, ext.support)
     est = self._check_plan(name, ext, dtype, disk_check)
     H, W = img.shape[-2:]
@@ -957,7 +1032,7 @@ def _check_plan(self:JacobianStore, name, ext, dtype, disk_check) -> dict:
     i = ext.info
     logger.info(f"jacobian {shown_name(name)}: {i['n_pixels']} rows by {i['method']} ({i['n_backward']} backward passes in {i['n_blocks']} blocks, "
                 f"windows {ext.window[0]}x{ext.window[1]}); store about {_gb(est['store_bytes'])} ({_gb(free)} free), "
-                f"memory about {_gb(est['memory_bytes'])}")
+                f"memory about {_gb(est['memory_bytes'])}; backward passes by {i['backward_reason']}")
     if disk_check and est['store_bytes'] > free:
         raise JacobianError(f"{self.path}: {name!r} needs about {_gb(est['store_bytes'])} of store ({i['n_pixels']} rows of "
                             f"{ext.window[0]}x{ext.window[1]} in {dtype}) but {_gb(free)} are free; explain a preview "
@@ -1008,7 +1083,7 @@ def fit_box(self:JacobianStore, model:nn.Module, image, max_seconds=None, max_by
 
 # %% ../nbs/03_jacobian.ipynb #1c3a359c
 @patch
-def _resume(self:JacobianStore, name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress):
+def _resume(self:JacobianStore, name, model, image, img, mhash, target, mode, dtype, sampling_rate, progress, backward='auto'):
     a = self.attrs(name)
     want = dict(model_hash=mhash, target=str(as_target(target)), mode=mode, dtype=dtype, sampling_rate=sampling_rate)
     bad = [f"{k}={a.get(k)!r} (now {v!r})" for k, v in want.items() if a.get(k) != v]
@@ -1021,7 +1096,7 @@ def _resume(self:JacobianStore, name, model, image, img, mhash, target, mode, dt
     todo = sorted(set(range(a['n_blocks'])) - self._done(name))
     if not todo: return None, dict(a, _finish=True), []        # every block is in, only the mark was missing (a kill)
     ext = JacobianBlocks(model, image, target=target, method=a['method'], mode=mode, chunk_size=a['chunk_size'],
-                         support=a['support'], sampling_rate=a['sampling_rate'], progress=progress,
+                         support=a['support'], sampling_rate=a['sampling_rate'], progress=progress, backward=backward,
                          _blocks=[pp[bounds[k]:bounds[k+1]] for k in todo])
     return ext, a, todo
 
@@ -1061,8 +1136,9 @@ def _finish(self:JacobianStore, name, ext):
     if done != set(range(a['n_blocks'])):
         raise JacobianError(f"{self.path}: {name!r} has {len(done)} of {a['n_blocks']} blocks after extraction")
     m = max(float(g[f'blocks/b{k:06d}'].attrs['max_abs']) for k in done)
-    info = ext.info if ext is not None else {k: 0.0 for k in ('seconds_forward', 'seconds_support', 'seconds_rows')}
-    secs = float(a.get('seconds_total') or 0) + sum(info[k] for k in ('seconds_forward', 'seconds_support', 'seconds_rows'))
+    parts = ('seconds_forward', 'seconds_support', 'seconds_choice', 'seconds_rows')
+    info = ext.info if ext is not None else {k: 0.0 for k in parts}
+    secs = float(a.get('seconds_total') or 0) + sum(info[k] for k in parts)
     self._seal(name, complete=True, max_abs=m, seconds_total=secs, seconds_rows=info['seconds_rows'])
     return self.attrs(name)
 

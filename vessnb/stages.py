@@ -235,7 +235,7 @@ def _default_box(cfg, js, model, name, x, chash) -> tuple:
     except JacobianError: pass                                       # damaged: chosen again (and made again by `write`)
     if a.get('limits') == limits and a.get('checkpoint_hash') == chash: return tuple(a['region'])   # chosen before: kept
     box, why = js.fit_box(model, x, cfg.max_hours * 3600, cfg.max_gib * 2**30, target=cfg.target, method=cfg.method,
-                          sampling_rate=cfg.sampling_rate, support=cfg.support, chunk_size=cfg.chunk_size)
+                          sampling_rate=cfg.sampling_rate, support=cfg.support, chunk_size=cfg.chunk_size, backward=cfg.backward)
     if why: logger.info(f"jacobian {name}: {why}, beyond --max-hours {cfg.max_hours:g} or --max-gib {cfg.max_gib:g}: its centre "
                         f"{box[2]}x{box[3]} (from row {box[0]}, column {box[1]}) is explained instead; --explain-size 0 explains "
                         "all of it, --region I0,J0,H,W another part")
@@ -243,7 +243,8 @@ def _default_box(cfg, js, model, name, x, chash) -> tuple:
 
 
 # %% ../nbs/11_stages.ipynb #379b4bbc
-PER_IMAGE = ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_pixels', 'n_backward', 'chunk_size', 'seconds_total', 'max_abs')
+PER_IMAGE = ('method', 'mode', 'dtype', 'compute_dtype', 'layout', 'shape', 'n_pixels', 'n_backward', 'chunk_size', 'backward', 'memory_format',
+             'backward_reason', 'seconds_total', 'max_abs')
 
 def jacobian_summary(cfg:RunConfig, train:dict, js, names, chash:str, crop, **engine) -> dict:
     "The Jacobian stage's result, whichever engine made it (`engine`: its own entries): the store, the model, the settings, each image."
@@ -263,7 +264,7 @@ def _explain_image(cfg, js, model, chash, name, path, data, train, crop) -> bool
     x, full = torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device), list(img.shape[-2:])
     box = _default_box(cfg, js, model, name, x, chash)
     fov = load_fov(data['root'], name, img.shape[-2:]) if data.get('root') else None
-    kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, checkpoint_hash=chash,
+    kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, backward=cfg.backward, checkpoint_hash=chash,
               sampling_rate=cfg.sampling_rate, support=cfg.support, disk_check=cfg.disk_check, fov=fov, progress=name, image_name=name,
               image_file=str(path), crop=crop, region=list(box), full_shape=full, model_source=str(train['checkpoint']),
               **({'limits': _limits(cfg)} if _limits(cfg) else {}))
@@ -376,7 +377,7 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
     client, cluster = _client(cfg)
     try: res = explain_dataset(Path(train['checkpoint']), data['root'], run_file(run_dir, 'store'), client=client,
                                names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
-                               chunk_size=cfg.chunk_size, progress=False, allow=(cfg.model,), target=cfg.target,
+                               chunk_size=cfg.chunk_size, backward=cfg.backward, progress=False, allow=(cfg.model,), target=cfg.target,
                                channels=data.get('channels', DEFAULT_CHANNELS), region=region, support=cfg.support,
                                disk_check=cfg.disk_check, tile=cfg.tile)
     finally:
