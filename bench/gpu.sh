@@ -5,11 +5,11 @@
 #   bash bench/gpu.sh                     # from the repository root; writes into ${OUT:-bench/out/gpu}
 #   GPU_SH_DRYRUN=1 bash bench/gpu.sh     # the same steps on the CPU with a tiny model and tiny images (a test)
 # Other settings: GPU_SH_PYTHON (default python3), GPU_SH_SITE (default /tmp/site), GPU_SH_BUDGET (seconds, default
-# 420), GPU_SH_NO_WHEELS=1 (use the installed packages even if .whl/ exists).
+# 450), GPU_SH_NO_WHEELS=1 (use the installed packages even if .whl/ exists).
 #
 # Wheels in .whl/ (zarr and what it needs that the machine lacks, fastcore) are installed with --target into
 # $GPU_SH_SITE (default /tmp/site) and put on PYTHONPATH with the repository root. Each step has its own timeout and
-# the whole script a time budget (GPU_SH_BUDGET seconds, default 420): a step that would start with less than
+# the whole script a time budget (GPU_SH_BUDGET seconds, default 450): a step that would start with less than
 # its minimum left is skipped, later steps get what remains. One step failing does not stop the others; the exit
 # status is 1 if any step failed or was skipped. Everything printed also goes to $OUT/gpu.log.
 set -u
@@ -19,7 +19,7 @@ exec > >(tee -a "$OUT/gpu.log") 2>&1
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg MPLCONFIGDIR="${TMPDIR:-/tmp}/gpu_sh_mpl"
 PY="${GPU_SH_PYTHON:-python3}"
 SITE="${GPU_SH_SITE:-/tmp/site}"
-BUDGET="${GPU_SH_BUDGET:-420}"
+BUDGET="${GPU_SH_BUDGET:-450}"
 DRY="${GPU_SH_DRYRUN:-0}"
 START=$(date +%s.%N)
 FAILED=()
@@ -107,6 +107,7 @@ if [ "$DRY" = 1 ]; then
     J256S=(--width 4 --sizes 48 --sample 16 --repeats 1 --repeats-orig 1 --threads 2)
     J16=(--width 4 --sizes 24 --repeats 1 --repeats-orig 1 --threads 2)
     J256=(--width 4 --sizes 48 --methods auto --repeats 1 --orig-sample 64 --repeats-orig 1 --eval-rows 64 --threads 2)
+    ENGINE=(--widths 4 --sizes 24 --rows 8 --orig-rows 4 --chunk 4 --rounds 1 --threads 2)
 else
     DEV=cuda
     CHECK=()
@@ -117,10 +118,13 @@ else
     # full: the float64 reference is the whole 256x256 image coloured (15,625 float64 passes, ~0.76 PFLOP), then 'auto'
     # once (the same passes in float32); gets what is left of the budget (at most 300 s), before the cheap width-16 run
     J256=(--width 64 --sizes 256 --methods auto --repeats 1 --orig-sample 1024 --repeats-orig 1 --eval-rows 1024)
+    # rows per second of the engine (the way it picks), autograd, the original call and the forward pass, width 64
+    ENGINE=(--widths 64 --sizes 64 256 --rows 512 --rows-big 128 --orig-rows 64 --chunk 64 --rounds 3)
 fi
 BL="$OUT/bench.log"
 step gpu_check 180 30 - "$PY" bench/gpu_check.py --device $DEV ${CHECK[@]+"${CHECK[@]}"} --out "$OUT/gpu_check.json"
 step jac64 150 30 "$BL" "$PY" bench/jacobian.py --device $DEV "${J64[@]}" --out "$OUT/jac64.json"
+step engine 90 30 "$BL" "$PY" bench/engine_speed.py --device $DEV "${ENGINE[@]}" --out "$OUT/engine_speed.json"
 step jac256_sampled 120 30 "$BL" "$PY" bench/jacobian.py --device $DEV "${J256S[@]}" --out "$OUT/jac256_sampled.json"
 step jac256_full 300 60 "$BL" "$PY" bench/jacobian.py --device $DEV "${J256[@]}" --out "$OUT/jac256.json"
 step jac16 90 30 "$BL" "$PY" bench/jacobian.py --device $DEV "${J16[@]}" --out "$OUT/jac16.json"

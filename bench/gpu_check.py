@@ -3,7 +3,8 @@
 For a seeded, untrained `VessNet` of each width and a synthetic vessel image (centre crop) of each size, Jacobian
 rows of the vessel-probability map are computed by vessnb's public functions (`iter_jacobian_blocks`,
 `measure_support`, `JacobianStore`, `influence_map`) in float32 with its exact settings, by method 'auto', 'batched' and 'colour', and
-compared with float64 rows made independently of vessnb's engine (`torch.func.vjp` + `vmap` over one-hot
+with each backward way (--backwards: the forward-type adjoint, autograd, and
+'auto', the engine's own choice), compared with float64 rows made independently of vessnb's engine (`torch.func.vjp` + `vmap` over one-hot
 cotangents on a float64 copy of the model, on --ref-device). Reported per check: max |rows - ref| / max|ref|
 ('err') and the number of output pixels whose thresholded count (input pixels with |g| > 0.01 max|J|, each side at
 its own max|J|) differs from the float64 count ('count diffs'); also 'element flips' (entries on different sides of
@@ -187,10 +188,10 @@ def vessnb_call(fn, dev):
     finally: set_precision_flags(saved)
 
 
-def vessnb_rows(model, x, pix, target, method, full):
+def vessnb_rows(model, x, pix, target, method, full, backward='auto'):
     "Rows (n, H, W) of vessnb's `iter_jacobian_blocks` at `pix` (all pixels in raster order if `full`), and its info."
     H, W = x.shape[-2:]
-    it = iter_jacobian_blocks(model, x, target=target, method=method, pixels=None if full else pix)
+    it = iter_jacobian_blocks(model, x, target=target, method=method, pixels=None if full else pix, backward=backward)
     pos = torch.full((H * W,), -1, dtype=torch.long, device=x.device)
     pos[(pix[:, 0] * W + pix[:, 1]).to(x.device)] = torch.arange(len(pix), device=x.device)
     rows = torch.empty(len(pix), H, W, device=x.device)
@@ -236,16 +237,17 @@ def run_config(width, size, mode, args):
         target = None if head == 'prob' else head
         methods = ['auto', 'batched'] + (['colour'] if sup is not None else []) if head == 'prob' else ['auto']
         chosen = None
-        for m in methods:
+        for m, bw in [(m, bw) for m in methods for bw in args.backwards]:
             if m == 'colour' and chosen == 'colour': continue          # 'auto' already was colouring
-            name = f'{tag} {head} vessnb {m}'
+            name = f'{tag} {head} vessnb {m} backward={bw}'
             def one():
                 nonlocal chosen
-                (rows, info), secs, restored = vessnb_call(lambda: vessnb_rows(model, x, pix, target, m, mode == 'full'), dev)
+                (rows, info), secs, restored = vessnb_call(lambda: vessnb_rows(model, x, pix, target, m, mode == 'full', bw), dev)
                 if m == 'auto' and head == 'prob': chosen = info['method']
                 res = compare(rows, ref, tol)
                 del rows
-                record('exact', name, tol, res, method_used=info['method'], n_backward=info['n_backward'],
+                record('exact', name, tol, res, method_used=info['method'], backward_used=f"{info['backward']}/{info['memory_format']}",
+                       backward_reason=info['backward_reason'], n_backward=info['n_backward'],
                        chunk=info['chunk_size'], seconds=round(secs, 3), tflops=rate(flops, info['n_backward'], secs),
                        flags_restored=restored, ok=restored)
             guarded('exact', name, tol, one)
@@ -315,6 +317,7 @@ def main(argv=None):
     ap.add_argument('--ref-device', default=None, help='device of the float64 reference (default: --device)')
     ap.add_argument('--configs', nargs='+', type=triple, default=[triple(c) for c in ('8:48:full', '8:160:full', '64:48:full', '64:160:subset')])
     ap.add_argument('--classes', type=int, default=64, help='colour classes of a subset configuration')
+    ap.add_argument('--backwards', nargs='+', default=['adjoint', 'autograd', 'auto'], help="ways the backward passes are made, each checked")
     ap.add_argument('--heads', nargs='+', default=['prob', 'logit', 'logprob'], help="targets checked on --head-config ('prob' on all)")
     ap.add_argument('--head-config', type=int, nargs=2, default=None, help='W S of the configuration with all --heads (default: the first)')
     ap.add_argument('--store', nargs='*', type=triple, default=[triple(c) for c in ('8:48:1', '8:160:8')])

@@ -277,7 +277,7 @@ def store_digest(store, names=None) -> dict:
 def _digest_group(js, n, h):
     "Add group `n` of `js` to the hash `h`: its attributes (no timings), arrays and committed blocks."
     g = js.root[n]
-    a = {k: v for k, v in js.attrs(n).items() if not k.startswith('seconds') and k not in ('estimate', 'sha256')}   # timings, free disk (and checksums of them)
+    a = {k: v for k, v in js.attrs(n).items() if not k.startswith('seconds') and k not in ('estimate', 'sha256', 'backward_reason')}   # timings, free disk (and checksums of them)
     h.update(repr(sorted(a.items())).encode())
     for k in ('image', 'prob', 'plan_pixels', 'plan_bounds'):
         if k in g: h.update(g[k][:].tobytes())

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_jacobian.ipynb #15a7f091
 from __future__ import annotations
-import contextlib, errno, hashlib, json, math, operator, os, re, shutil, time, uuid
+import collections, contextlib, errno, hashlib, json, math, operator, os, re, shutil, time, uuid
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -22,12 +22,12 @@ from .data import (name_problem)
 
 
 # %% auto #0
-__all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'ADJOINT_CHECK', 'MEASURE_FROM', 'TRIAL', 'STORE_DTYPES', 'SMALL_JACOBIAN',
-           'JacobianError', 'StoreMismatchError', 'StoreCorruptError', 'StoreFullError', 'Target', 'as_target',
-           'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'model_input', 'vjp_rows',
-           'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape', 'take_windows',
-           'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian',
-           'model_hash', 'JacobianStore', 'Tile', 'as_tile', 'shown_name', 'tile_group']
+__all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'ADJOINT_CHECK', 'MEASURE_SECONDS', 'KEEP_MARGIN', 'TRIAL', 'STORE_DTYPES',
+           'SMALL_JACOBIAN', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError', 'StoreFullError', 'Target',
+           'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'model_input',
+           'vjp_rows', 'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape',
+           'take_windows', 'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient',
+           'jacobian', 'model_hash', 'JacobianStore', 'Tile', 'as_tile', 'shown_name', 'tile_group']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -479,71 +479,81 @@ def _choose_method(ext, image, pix, method, support, measured, step) -> tuple:
 
 # %% ../nbs/03_jacobian.ipynb #cd7bb24a
 ADJOINT_CHECK = 1e-5   # the adjoint's rows are used when they differ from autograd's by at most this fraction of max|row|
-MEASURE_FROM = 256     # backward passes: from this many on, 'auto' times each way and takes the fastest
+MEASURE_SECONDS = 60   # 'auto' times the ways when the passes would take this long at autograd's pace (less: the adjoint)
+KEEP_MARGIN = 0.8      # ... and leaves the preferred way (the first that passes) only for one this much faster or more
 TRIAL = 8              # cotangents each way is checked and timed on
 
-def _backward_ways(ext, backward, measure) -> tuple[dict, str | None]:
-    "{name: rows function}, autograd first, for extractor `ext`; and why there is no adjoint (None when there is)."
+def _backward_ways(ext, backward, formats=('channels_last',)) -> tuple[dict, str | None]:
+    "{name: rows function}, autograd first, for extractor `ext` (adjoints in `formats`); and why there is no adjoint (None when there is)."
     ways, t = {'autograd': vjp_rows(ext.vjp_fn)}, ext.target
     if backward == 'autograd': return ways, None
     try:
         if t.layer is not None or t.output is not None: raise NoAdjoint(f"the target {t} is not the model's own output map")
         with exact_settings(ext.model):
-            for mf in ('channels_last', 'contiguous')[:2 if measure else 1]:
-                ways[f'adjoint/{mf}'] = build_adjoint(ext.model, ext.x, t.kind, t.channel, mf)
+            for mf in formats: ways[f'adjoint/{mf}'] = build_adjoint(ext.model, ext.x, t.kind, t.channel, mf)
     except NoAdjoint as e:
         if backward == 'adjoint': raise JacobianError(f"backward='adjoint': {e}") from None
         return ways, str(e)
     return ways, None
 
 # %% ../nbs/03_jacobian.ipynb #bb0e5b4c
-def _per_row(fn, cot, reps=2):
-    "Seconds per cotangent of `fn(cot)`: the best of `reps` timed calls after one untimed."
+def _per_row(fn, cot, reps=2) -> tuple[float, torch.Tensor]:
+    "(seconds per cotangent of `fn(cot)`, the best of `reps` timed calls (after one untimed unless `reps` is 0), its result)."
     best, sync = math.inf, (torch.cuda.synchronize if cot.is_cuda else lambda: None)
-    for k in range(reps + 1):
-        sync(); t = time.perf_counter(); fn(cot); sync()
-        if k: best = min(best, time.perf_counter() - t)
-    return best / len(cot)
+    for k in range(max(reps, 1) + (reps > 0)):
+        sync(); t = time.perf_counter(); out = fn(cot); sync()
+        if k or not reps: best = min(best, time.perf_counter() - t)
+    return best / len(cot), out
 
-def _check_adjoint(ways, cot) -> dict:
-    "{adjoint way: largest difference of its rows from autograd's, as a fraction of max|row|} on cotangents `cot`."
-    ref = ways['autograd'](cot)
+def _check_adjoint(ways, cot) -> tuple[dict, float]:
+    "({adjoint way: largest difference of its rows from autograd's, as a fraction of max|row|} on cotangents `cot`, autograd's seconds per row)."
+    secs, ref = _per_row(ways['autograd'], cot, reps=0)
     scale = float(ref.abs().max()) or 1.0
-    return {n: float((f(cot) - ref).abs().max()) / scale for n, f in ways.items() if n != 'autograd'}
+    return {n: float((f(cot) - ref).abs().max()) / scale for n, f in ways.items() if n != 'autograd'}, secs
 
 # %% ../nbs/03_jacobian.ipynb #f65ee102
 def _choose_backward(ext, backward):
     "The rows function the backward passes of `ext` use; `ext.info` records which (backward, memory_format) and why."
     t0, n_pass = time.perf_counter(), ext.info['n_backward']
-    measure = n_pass >= MEASURE_FROM
-    ways, why = _backward_ways(ext, backward, measure)
+    ways, why = _backward_ways(ext, backward)
     pick, check, reason = 'autograd', None, f"autograd: {why or 'asked for'}"
     if len(ways) > 1:
         pix = ext.blocks[0][:min(TRIAL, ext.state['chunk'])].to(ext.x.device)
         cot = _onehots(pix, ext.out.shape, ext.out.dtype, ext.x.device)
         with exact_settings(ext.model):
-            diff = _check_adjoint(ways, cot)
-            good = [n for n, d in diff.items() if d <= ADJOINT_CHECK]
-            if not good and backward == 'adjoint':
-                raise JacobianError(f"backward='adjoint': its rows differ from autograd's by {max(diff.values()):.2g} of max|row|; use 'autograd'")
-            if not good: logger.warning(_backward_reason('autograd', diff, {}, len(cot), n_pass))
-            good += ['autograd'] if backward == 'auto' else []
-            secs = {n: _per_row(ways[n], cot) for n in good} if measure and len(good) > 1 else {}
-        pick, check = min(secs, key=secs.get) if secs else good[0], max(diff.values())
+            diff, pace = _check_adjoint(ways, cot)
+            check = max(diff.values())
+            if check > ADJOINT_CHECK and backward == 'adjoint':
+                raise JacobianError(f"backward='adjoint': its rows differ from autograd's by {check:.2g} of max|row|; use 'autograd'")
+            secs = {}
+            if check <= ADJOINT_CHECK and backward == 'auto' and pace * n_pass >= MEASURE_SECONDS:
+                ways |= _backward_ways(ext, backward, ('contiguous',))[0]
+                diff |= _check_adjoint({k: ways[k] for k in ('autograd', 'adjoint/contiguous')}, cot)[0]
+                order = ('adjoint/channels_last', 'adjoint/contiguous', 'autograd')          # preferred first
+                secs = {n: _per_row(ways[n], cot)[0] for n in order if diff.get(n, 0) <= ADJOINT_CHECK}
+        pick = _preferred(secs) if secs else 'adjoint/channels_last' if check <= ADJOINT_CHECK else 'autograd'
         reason = _backward_reason(pick, diff, secs, len(cot), n_pass)
+        if check > ADJOINT_CHECK: logger.warning(f"jacobian: {reason}")
     name, _, mf = pick.partition('/')
     ext.info.update(backward=name, memory_format=mf or 'contiguous', backward_reason=reason, backward_check=check,
                     seconds_choice=time.perf_counter() - t0)
     return ways[pick]
 
 # %% ../nbs/03_jacobian.ipynb #8122a60b
+def _preferred(secs:dict) -> str:
+    "The first way of `secs` (seconds per row, in order of preference), unless another takes at most `KEEP_MARGIN` of its time."
+    first = next(iter(secs))
+    best = min(secs, key=secs.get)
+    return best if secs[best] <= KEEP_MARGIN * secs[first] else first
+
 def _backward_reason(pick, diff, secs, k, n_pass) -> str:
     "Why the way `pick` computes the rows: the adjoint's check against autograd on `k` rows and, if timed, the seconds per row of each way."
     checked = ', '.join(f"{n} {d:.1e}" for n, d in diff.items())
-    if pick == 'autograd' and not secs: return f"autograd: the adjoint's rows differ from autograd's by more than {ADJOINT_CHECK:g} of max|row| ({checked}, on {k} rows)"
+    if pick == 'autograd' and not secs:
+        return f"autograd: the adjoint's rows differ from autograd's by more than {ADJOINT_CHECK:g} of max|row| ({checked}, on {k} rows)"
     said = f"{pick}: the adjoint's rows checked against autograd's on {k} rows (largest difference, as a fraction of max|row|: {checked})"
-    if not secs: return f"{said}; {n_pass} backward passes, too few to time the ways"
-    return f"{said}; fastest per row of " + ', '.join(f"{n} {s * 1e3:.3g} ms" for n, s in sorted(secs.items(), key=lambda i: i[1]))
+    if not secs: return f"{said}; {n_pass} backward passes, under {MEASURE_SECONDS} s by autograd's pace: not timed"
+    return f"{said}; timed per row: " + ', '.join(f"{n} {s * 1e3:.3g} ms" for n, s in secs.items())
 
 # %% ../nbs/03_jacobian.ipynb #fb931cef
 @delegates(JacobianBlocks, but=['measured', '_blocks'])
@@ -891,6 +901,14 @@ def _tiled_row(self:JacobianStore, name, i, j):
     raise JacobianError(f"{self.path}: pixel ({i}, {j}) lies in no tile of {name!r}")
 
 # %% ../nbs/03_jacobian.ipynb #7a1c0e82
+def _joined_backward(tas) -> dict:
+    "How the tiles with attributes `tas` made their rows: their common way (or 'mixed') and why (each tile chooses its own)."
+    one = lambda k: tas[0].get(k) if len({x.get(k) for x in tas}) == 1 else 'mixed'
+    ways = collections.Counter(f"{x.get('backward')}/{x.get('memory_format')}" for x in tas)
+    why = tas[0].get('backward_reason') if len(tas) == 1 else \
+          f"{len(tas)} tiles, made by " + ', '.join(f"{w} ({n})" for w, n in ways.items()) + f"; the first tile's: {tas[0].get('backward_reason')}"
+    return dict(backward=one('backward'), memory_format=one('memory_format'), backward_reason=why)
+
 @patch
 def join_tiles(self:JacobianStore, name:str, tiles, image, fov=None, box=None, **meta) -> dict:
     "Make the complete stored tiles `tiles` (each i0, i1, j0, j1, a0, a1, b0, b1) of `image` one image `name` whose outputs are `box` (i0, j0, h, w; default: all), with its `fov` mask; its attributes."
@@ -913,7 +931,8 @@ def join_tiles(self:JacobianStore, name:str, tiles, image, fov=None, box=None, *
         name=name, tiled=True, tiles=tiles, layout='tiles', shape=[H, W], out_shape=[h, w], origin=[i0, j0], window=None,
         n_pixels=sum(x['n_pixels'] for x in tas),
         n_blocks=sum(x['n_blocks'] for x in tas), n_backward=sum(x['n_backward'] for x in tas),
-        seconds_total=sum(float(x.get('seconds_total') or 0) for x in tas), max_abs=m, planned=True, complete=False, **meta)
+        seconds_total=sum(float(x.get('seconds_total') or 0) for x in tas), max_abs=m, planned=True, complete=False,
+        **_joined_backward(tas), **meta)
     if self._has(name): shutil.rmtree(self.path/name); self._forget(name)
     g = self.root.create_group(name, attributes=a)
     g.create_array('image', data=img.numpy()); g.create_array('prob', data=prob.numpy())
