@@ -107,7 +107,7 @@ if [ "$DRY" = 1 ]; then
     J256S=(--width 4 --sizes 48 --sample 16 --repeats 1 --repeats-orig 1 --threads 2)
     J16=(--width 4 --sizes 24 --repeats 1 --repeats-orig 1 --threads 2)
     J256=(--width 4 --sizes 48 --methods auto --repeats 1 --orig-sample 64 --repeats-orig 1 --eval-rows 64 --threads 2)
-    ENGINE=(--widths 4 --sizes 24 --rows 8 --orig-rows 4 --chunk 4 --rounds 1 --threads 2)
+    ENGINE=(--widths 4 --sizes 24 --rows 8 --min-rows 4 --orig-rows 4 --chunk 4 --rounds 1 --threads 2)
 else
     DEV=cuda
     CHECK=()
@@ -119,7 +119,7 @@ else
     # once (the same passes in float32); gets what is left of the budget (at most 300 s), before the cheap width-16 run
     J256=(--width 64 --sizes 256 --methods auto --repeats 1 --orig-sample 1024 --repeats-orig 1 --eval-rows 1024)
     # rows per second of the engine (the way it picks), autograd, the original call and the forward pass, width 64
-    ENGINE=(--widths 64 --sizes 64 256 --rows 512 --rows-big 128 --orig-rows 64 --chunk 64 --rounds 3)
+    ENGINE=(--widths 64 --sizes 64 256 --rows 512 --min-rows 128 --seconds 0.05 --orig-rows 64 --chunk 64 --rounds 3)
 fi
 BL="$OUT/bench.log"
 step gpu_check 180 30 - "$PY" bench/gpu_check.py --device $DEV ${CHECK[@]+"${CHECK[@]}"} --out "$OUT/gpu_check.json"

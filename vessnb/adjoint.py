@@ -92,9 +92,9 @@ class SequentialAdjoint(Adjoint):
                 a, size, h = ConvAdjoint(m, bn, self.mf), h.shape[-2:], m(h)
                 if bn is not None: h, i = bn(h), i + 1
                 self.steps.append(lambda g, a=a, size=size: a(g, size))
-            elif isinstance(m, nn.BatchNorm2d): h = m(h); self.steps.append(lambda g, s=self._keep(bn_scale(m)[None, :, None, None]): g * s)
-            elif isinstance(m, nn.ReLU): h = m(h); self.steps.append(lambda g, k=self._keep((h > 0).to(h.dtype)): g * k)
-            elif isinstance(m, nn.Tanh): h = m(h); self.steps.append(lambda g, k=self._keep(1 - h * h): g * k)
+            elif isinstance(m, nn.BatchNorm2d): h = m(h); self.steps.append(lambda g, s=self._keep(bn_scale(m)[None, :, None, None]): g.mul_(s))
+            elif isinstance(m, nn.ReLU): h = m(h); self.steps.append(lambda g, k=self._keep((h > 0).to(h.dtype)): g.mul_(k))
+            elif isinstance(m, nn.Tanh): h = m(h); self.steps.append(lambda g, k=self._keep(1 - h * h): g.mul_(k))
             elif isinstance(m, _PASS): h = m(h)
             else: raise NoAdjoint(f"nn.Sequential with a {type(m).__name__} (layer {i}): no adjoint for it")
             i += 1
@@ -133,9 +133,9 @@ def back(self:VessNetAdjoint, g):
         skips.append(g)
         g = up(match_size(g, *size))
     for (c1, c2, sc, size, m_mid, m_out), s in zip(reversed(self.blocks), reversed(skips)):
-        r = g * m_out
-        g = c1(c2(r) * m_mid, size) + sc(r, size) + s
-    return self.stem(g * self.stem_mask)
+        r = g.mul_(m_out)                                 # in place: every g here is the adjoint's own
+        g = c1(c2(r).mul_(m_mid), size).add_(sc(r, size)).add_(s)
+    return self.stem(g.mul_(self.stem_mask))
 
 # %% ../nbs/03a_adjoint.ipynb #2055db4c
 ADJOINTS = {VessNet: VessNetAdjoint, nn.Sequential: SequentialAdjoint}   # model class -> its adjoint

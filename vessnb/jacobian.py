@@ -16,7 +16,7 @@ import zarr
 from torch import nn
 from torch.func import vjp, vmap
 
-from .adjoint import NoAdjoint, build_adjoint
+from .adjoint import MEMORY_FORMATS, NoAdjoint, build_adjoint
 from .core import (BACKWARDS, METHODS, DEFAULT_DISK_CHECK, logger, VessnbError, int_list, atomic_write, Progress)
 from .data import (name_problem)
 
@@ -483,7 +483,9 @@ MEASURE_SECONDS = 60   # 'auto' times the ways when the passes would take this l
 KEEP_MARGIN = 0.8      # ... and leaves the preferred way (the first that passes) only for one this much faster or more
 TRIAL = 8              # cotangents each way is checked and timed on
 
-def _backward_ways(ext, backward, formats=('channels_last',)) -> tuple[dict, str | None]:
+_FIRST, *_OTHERS = MEMORY_FORMATS     # the adjoint's preferred memory format, then the others
+
+def _backward_ways(ext, backward, formats=(_FIRST,)) -> tuple[dict, str | None]:
     "{name: rows function}, autograd first, for extractor `ext` (adjoints in `formats`); and why there is no adjoint (None when there is)."
     ways, t = {'autograd': vjp_rows(ext.vjp_fn)}, ext.target
     if backward == 'autograd': return ways, None
@@ -527,11 +529,11 @@ def _choose_backward(ext, backward):
                 raise JacobianError(f"backward='adjoint': its rows differ from autograd's by {check:.2g} of max|row|; use 'autograd'")
             secs = {}
             if check <= ADJOINT_CHECK and backward == 'auto' and pace * n_pass >= MEASURE_SECONDS:
-                ways |= _backward_ways(ext, backward, ('contiguous',))[0]
-                diff |= _check_adjoint({k: ways[k] for k in ('autograd', 'adjoint/contiguous')}, cot)[0]
-                order = ('adjoint/channels_last', 'adjoint/contiguous', 'autograd')          # preferred first
+                ways |= _backward_ways(ext, backward, _OTHERS)[0]
+                diff |= _check_adjoint({k: f for k, f in ways.items() if k != f'adjoint/{_FIRST}'}, cot)[0]
+                order = [f'adjoint/{mf}' for mf in MEMORY_FORMATS] + ['autograd']            # preferred first
                 secs = {n: _per_row(ways[n], cot)[0] for n in order if diff.get(n, 0) <= ADJOINT_CHECK}
-        pick = _preferred(secs) if secs else 'adjoint/channels_last' if check <= ADJOINT_CHECK else 'autograd'
+        pick = _preferred(secs) if secs else f'adjoint/{_FIRST}' if check <= ADJOINT_CHECK else 'autograd'
         reason = _backward_reason(pick, diff, secs, len(cot), n_pass)
         if check > ADJOINT_CHECK: logger.warning(f"jacobian: {reason}")
     name, _, mf = pick.partition('/')
