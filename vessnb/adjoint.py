@@ -8,6 +8,7 @@ from fastcore.basics import patch
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import vjp, vmap
 
 from .core import VessnbError
 from .model import ResidualBlock, VessNet, match_size
@@ -40,17 +41,18 @@ def bn_scale(bn:nn.BatchNorm2d) -> torch.Tensor:
     s = torch.rsqrt(bn.running_var + bn.eps)
     return (s if bn.weight is None else s * bn.weight).detach()
 
-def _supported_conv(conv):
+def _conv_problem(conv) -> str | None:
+    "Why `ConvAdjoint` cannot take the convolution `conv` (None: it can)."
     if conv.groups != 1 or conv.padding_mode != 'zeros' or isinstance(conv.padding, str):
-        raise NoAdjoint(f"{conv}: the adjoint takes convolutions with groups=1 and zero padding given in pixels")
+        return f"{conv}: the adjoint takes convolutions with groups=1 and zero padding given in pixels"
     if not isinstance(conv, nn.ConvTranspose2d) and any(p > d * (k - 1) for p, d, k in zip(conv.padding, conv.dilation, conv.kernel_size)):
-        raise NoAdjoint(f"{conv}: padding wider than the kernel")
+        return f"{conv}: padding wider than the kernel"
 
 # %% ../nbs/03a_adjoint.ipynb #5d4c9087
 class ConvAdjoint:
     "The adjoint of a `Conv2d` / `ConvTranspose2d` (and an eval `BatchNorm2d` after it, folded in) as one forward-type convolution."
     def __init__(self, conv:nn.Module, bn:nn.BatchNorm2d|None=None, memory_format=torch.channels_last):
-        _supported_conv(conv)
+        if _conv_problem(conv): raise NoAdjoint(_conv_problem(conv))
         self.tr = isinstance(conv, nn.ConvTranspose2d)
         W = conv.weight.detach()
         if bn is not None: W = W * (bn_scale(bn)[None, :, None, None] if self.tr else bn_scale(bn)[:, None, None, None])
@@ -82,26 +84,37 @@ class Adjoint:
 _PASS = (nn.Dropout, nn.Dropout2d, nn.Identity)           # identities in eval mode
 
 class SequentialAdjoint(Adjoint):
-    "The adjoint of an `nn.Sequential` of Conv2d, ConvTranspose2d, BatchNorm2d, ReLU, Tanh, Dropout and Identity layers."
+    "The adjoint of an `nn.Sequential`: convolutions (batch norms folded in) as forward-type kernels, masks for ReLU/Tanh, any other layer by its own VJP."
     def build(self, model, x):
-        self.steps, mods, h, i = [], list(model), x, 0
+        self.steps, self.by_vjp, mods, h, i = [], [], list(model), x, 0
         while i < len(mods):
             m, nxt = mods[i], mods[i + 1] if i + 1 < len(mods) else None
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                bn = nxt if isinstance(nxt, nn.BatchNorm2d) else None
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and _conv_problem(m) is None:
+                bn = nxt if isinstance(nxt, nn.BatchNorm2d) and nxt.running_var is not None else None
                 a, size, h = ConvAdjoint(m, bn, self.mf), h.shape[-2:], m(h)
                 if bn is not None: h, i = bn(h), i + 1
                 self.steps.append(lambda g, a=a, size=size: a(g, size))
-            elif isinstance(m, nn.BatchNorm2d): h = m(h); self.steps.append(lambda g, s=self._keep(bn_scale(m)[None, :, None, None]): g.mul_(s))
+            elif isinstance(m, nn.BatchNorm2d) and m.running_var is not None:
+                h = m(h); self.steps.append(lambda g, s=self._keep(bn_scale(m)[None, :, None, None]): g.mul_(s))
             elif isinstance(m, nn.ReLU): h = m(h); self.steps.append(lambda g, k=self._keep((h > 0).to(h.dtype)): g.mul_(k))
             elif isinstance(m, nn.Tanh): h = m(h); self.steps.append(lambda g, k=self._keep(1 - h * h): g.mul_(k))
             elif isinstance(m, _PASS): h = m(h)
-            else: raise NoAdjoint(f"nn.Sequential with a {type(m).__name__} (layer {i}): no adjoint for it")
+            else: h = self._by_vjp(m, h, i)
             i += 1
         return h
     def back(self, g):
+        "Input gradients of logit cotangents `g` (n, K, h, w): the steps in reverse."
         for step in reversed(self.steps): g = step(g)
         return g
+
+# %% ../nbs/03a_adjoint.ipynb #ecc42f57
+@patch
+def _by_vjp(self:SequentialAdjoint, m, h, i):
+    "Layer `i` (`m`, input `h`) by its own vector-Jacobian product at `h`, vmapped over the cotangents: exact for any layer."
+    out, fn = vjp(m, h)
+    self.by_vjp.append(f"{type(m).__name__} (layer {i})")
+    self.steps.append(lambda g: vmap(fn)(g[:, None])[0][:, 0].contiguous(memory_format=self.mf))
+    return out
 
 # %% ../nbs/03a_adjoint.ipynb #d91f44dc
 class VessNetAdjoint(Adjoint):
