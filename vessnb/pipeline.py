@@ -202,14 +202,15 @@ class _Follow(threading.Thread):
         self.poll()
 
 # %% ../nbs/12_pipeline.ipynb #ba70df57
-def _close_zmq(clients, km):
-    "Close the kernel clients' channels and zmq contexts, and the manager's, now. Left to the garbage collector at interpreter exit (after Ctrl-C or SIGTERM), `zmq_ctx_term` can wait forever on a socket that is already unreachable."
-    for c in clients:
-        with contextlib.suppress(BaseException): c.stop_channels()
-    with contextlib.suppress(BaseException): km._close_control_socket()
-    for ctx in [getattr(c, 'context', None) for c in clients] + [getattr(km, 'context', None)]:
-        if ctx is not None and not ctx.closed:
-            with contextlib.suppress(BaseException): ctx.destroy(linger=0)
+_KEPT_OPEN = []   # zmq contexts an interrupted record left open: kept until exit, where pyzmq no longer terminates them
+
+def _leave_open(clients, km):
+    "See that nobody terminates the zmq contexts an interrupted record left open (the clients', the manager's): `zmq_ctx_term` waits forever for a socket still open, which an interrupted client can leave."
+    for o in [*clients, km]:
+        ctx = getattr(o, 'context', None)
+        if ctx is None or ctx.closed: continue               # closed the normal way (papermill stops its client)
+        o._created_context = False                           # its __del__ and stop_channels would terminate it
+        _KEPT_OPEN.append(ctx)                               # and so would the context's own __del__, before exit
 
 class Recorder:
     "Execute stage records of run `cfg` in one shared kernel, kept in `run_dir/notebooks/` (use as a context manager)."
@@ -218,7 +219,7 @@ class Recorder:
         from jupyter_client.manager import KernelManager
         tmp = Path(tempfile.mkdtemp(prefix=f".{RUN_FILES['kernel']}-", dir=self.cfg.run_dir))   # gone on exit, or with the next run
         self.km = KernelManager(kernel_name='python3', transport='tcp', ip='127.0.0.1', connection_file=str(tmp/'kernel.json'))
-        self.clients, make = [], self.km.client               # papermill's kernel clients, closed by __exit__
+        self.clients, make = [], self.km.client               # papermill's kernel clients, seen to by __exit__
         self.km.client = lambda **kw: self.clients.append(make(**kw)) or self.clients[-1]
         env = {**os.environ, 'PYDEVD_DISABLE_FILE_VALIDATION': '1', 'PYTHONWARNINGS': 'ignore'}
         self.km.start_kernel(cwd=os.getcwd(), env=env, extra_arguments=['--Application.log_level=ERROR'])
@@ -230,7 +231,7 @@ class Recorder:
             if proc is not None: proc.kill(); proc.wait()
             with contextlib.suppress(BaseException): self.km.cleanup_connection_file()
         finally:
-            _close_zmq(self.clients, self.km)
+            _leave_open(self.clients, self.km)
             shutil.rmtree(Path(self.km.connection_file).parent, ignore_errors=True)
 
 # %% ../nbs/12_pipeline.ipynb #ba70df58
