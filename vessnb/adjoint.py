@@ -15,7 +15,7 @@ from .model import ResidualBlock, VessNet, match_size
 
 # %% auto #0
 __all__ = ['MEMORY_FORMATS', 'ADJOINTS', 'NoAdjoint', 'target_derivative', 'bn_scale', 'ConvAdjoint', 'Adjoint',
-           'SequentialAdjoint', 'VessNetAdjoint', 'build_adjoint']
+           'SequentialAdjoint', 'VessNetAdjoint', 'no_adjoint', 'build_adjoint']
 
 # %% ../nbs/03a_adjoint.ipynb #8c005814
 MEMORY_FORMATS = {'channels_last': torch.channels_last, 'contiguous': torch.contiguous_format}   # the adjoint's layouts
@@ -153,8 +153,16 @@ def back(self:VessNetAdjoint, g):
 # %% ../nbs/03a_adjoint.ipynb #2055db4c
 ADJOINTS = {VessNet: VessNetAdjoint, nn.Sequential: SequentialAdjoint}   # model class -> its adjoint
 
+_path = lambda c: f'{c.__module__}.{c.__qualname__}'
+
+def no_adjoint(model) -> str | None:
+    "Why `model` (a module, or a class path as a run names its model) has no adjoint class here; None when it has one."
+    path = model if isinstance(model, str) else _path(type(model))
+    if path in map(_path, ADJOINTS): return None
+    return f"no forward-type adjoint for {path.rpartition('.')[2]} (there is one for {', '.join(c.__name__ for c in ADJOINTS)})"
+
 def build_adjoint(model:nn.Module, x:torch.Tensor, kind:str='prob', channel:int=1, memory_format:str='channels_last') -> Adjoint:
     "The forward-type adjoint of `model` (in eval mode) on the prepared input `x` (1, C, H, W); `NoAdjoint` says why there is none."
     cls = ADJOINTS.get(type(model))
-    if cls is None: raise NoAdjoint(f"no forward-type adjoint for {type(model).__name__} (there is one for {', '.join(c.__name__ for c in ADJOINTS)})")
+    if cls is None: raise NoAdjoint(no_adjoint(model))
     return cls(model, x, kind, channel, memory_format)

@@ -16,7 +16,7 @@ import zarr
 from torch import nn
 from torch.func import vjp, vmap
 
-from .adjoint import MEMORY_FORMATS, NoAdjoint, build_adjoint
+from .adjoint import MEMORY_FORMATS, NoAdjoint, build_adjoint, no_adjoint
 from .core import (BACKWARDS, METHODS, DEFAULT_DISK_CHECK, logger, VessnbError, int_list, atomic_write, Progress)
 from .data import (name_problem)
 
@@ -26,8 +26,8 @@ __all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'ADJOINT_CHECK', 'MEASURE_SEC
            'SMALL_JACOBIAN', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError', 'StoreFullError', 'Target',
            'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'model_input',
            'vjp_rows', 'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape',
-           'take_windows', 'put_windows', 'JacobianBlocks', 'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient',
-           'jacobian', 'model_hash', 'JacobianStore', 'Tile', 'as_tile', 'shown_name', 'tile_group']
+           'take_windows', 'put_windows', 'JacobianBlocks', 'adjoint_problem', 'iter_jacobian_blocks', 'jacobian_rows',
+           'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore', 'Tile', 'as_tile', 'shown_name', 'tile_group']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -485,18 +485,24 @@ TRIAL = 8              # cotangents each way is checked and timed on
 
 _FIRST, *_OTHERS = MEMORY_FORMATS     # the adjoint's preferred memory format, then the others
 
+def adjoint_problem(model, target=None) -> str | None:
+    "Why the rows of `target` of `model` (a module, or a class path as a run names its model) cannot come from the adjoint; None: they can, once checked."
+    t = as_target(target)
+    if t.layer is not None or t.output is not None: return f"the target {t} is not the model's own output map"
+    return no_adjoint(model)
+
 def _backward_ways(ext, backward, formats=(_FIRST,)) -> tuple[dict, str | None]:
     "{name: rows function}, autograd first, for extractor `ext` (adjoints in `formats`); and why there is no adjoint (None when there is)."
     ways, t = {'autograd': vjp_rows(ext.vjp_fn)}, ext.target
     if backward == 'autograd': return ways, None
-    try:
-        if t.layer is not None or t.output is not None: raise NoAdjoint(f"the target {t} is not the model's own output map")
-        with exact_settings(ext.model):
-            for mf in formats: ways[f'adjoint/{mf}'] = build_adjoint(ext.model, ext.x, t.kind, t.channel, mf)
-    except NoAdjoint as e:
-        if backward == 'adjoint': raise JacobianError(f"backward='adjoint': {e}") from None
-        return ways, str(e)
-    return ways, None
+    why = adjoint_problem(ext.model, t)
+    if why is None:
+        try:
+            with exact_settings(ext.model):
+                for mf in formats: ways[f'adjoint/{mf}'] = build_adjoint(ext.model, ext.x, t.kind, t.channel, mf)
+        except NoAdjoint as e: why = str(e)
+    if why and backward == 'adjoint': raise JacobianError(f"backward='adjoint': {why}")
+    return ways, why
 
 # %% ../nbs/03_jacobian.ipynb #bb0e5b4c
 def _per_row(fn, cot, reps=2) -> tuple[float, torch.Tensor]:
@@ -507,11 +513,10 @@ def _per_row(fn, cot, reps=2) -> tuple[float, torch.Tensor]:
         if k or not reps: best = min(best, time.perf_counter() - t)
     return best / len(cot), out
 
-def _check_adjoint(ways, cot) -> tuple[dict, float]:
-    "({adjoint way: largest difference of its rows from autograd's, as a fraction of max|row|} on cotangents `cot`, autograd's seconds per row)."
-    secs, ref = _per_row(ways['autograd'], cot, reps=0)
+def _check_adjoint(ways, cot, ref) -> dict:
+    "{adjoint way: largest difference of its rows from autograd's `ref`, as a fraction of max|row|} on cotangents `cot`."
     scale = float(ref.abs().max()) or 1.0
-    return {n: float((f(cot) - ref).abs().max()) / scale for n, f in ways.items() if n != 'autograd'}, secs
+    return {n: float((f(cot) - ref).abs().max()) / scale for n, f in ways.items() if n != 'autograd'}
 
 # %% ../nbs/03_jacobian.ipynb #f65ee102
 def _choose_backward(ext, backward):
@@ -523,14 +528,15 @@ def _choose_backward(ext, backward):
         pix = ext.blocks[0][:min(TRIAL, ext.state['chunk'])].to(ext.x.device)
         cot = _onehots(pix, ext.out.shape, ext.out.dtype, ext.x.device)
         with exact_settings(ext.model):
-            diff, pace = _check_adjoint(ways, cot)
+            pace, ref = _per_row(ways['autograd'], cot, reps=0)            # autograd's rows, once: the reference, and its pace
+            diff = _check_adjoint(ways, cot, ref)
             check = max(diff.values())
             if check > ADJOINT_CHECK and backward == 'adjoint':
                 raise JacobianError(f"backward='adjoint': its rows differ from autograd's by {check:.2g} of max|row|; use 'autograd'")
             secs = {}
             if check <= ADJOINT_CHECK and backward == 'auto' and pace * n_pass >= MEASURE_SECONDS:
                 ways |= _backward_ways(ext, backward, _OTHERS)[0]
-                diff |= _check_adjoint({k: f for k, f in ways.items() if k != f'adjoint/{_FIRST}'}, cot)[0]
+                diff |= _check_adjoint({k: ways[k] for k in ways.keys() - diff.keys()}, cot, ref)
                 order = [f'adjoint/{mf}' for mf in MEMORY_FORMATS] + ['autograd']            # preferred first
                 secs = {n: _per_row(ways[n], cot)[0] for n in order if diff.get(n, 0) <= ADJOINT_CHECK}
         pick = _preferred(secs) if secs else f'adjoint/{_FIRST}' if check <= ADJOINT_CHECK else 'autograd'

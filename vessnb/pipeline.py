@@ -327,6 +327,12 @@ def _reuses(cfg, stage, kind) -> bool:
     return STAGES[stage].swaps or STAGES[stage].repairs and (kind == 'damaged' or in_process)
 
 # %% ../nbs/12_pipeline.ipynb #8b368cc6
+def _check_adjoint(cfg, given):
+    "Refuse `--backward adjoint` before any work when the run's model (or the handed-in checkpoint's) or its target has no adjoint."
+    from vessnb.jacobian import adjoint_problem
+    why = adjoint_problem((given or {}).get('train', {}).get('model') or cfg.model, cfg.target)
+    if why: raise ConfigError(f"backward 'adjoint': {why}; use --backward auto (the adjoint where there is one) or autograd")
+
 def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> dict:
     "Run `stages` of run `cfg` (default: every stage whose result is not already in the folder), each handed the results before it (`given`: from elsewhere); the summary."
     cfg = absolute_paths((cfg or RunConfig()).check())
@@ -334,6 +340,7 @@ def run_pipeline(cfg:RunConfig|None=None, stages=None, given:dict|None=None) -> 
     for s in stages: stage_path(cfg, s)
     if cfg.tile and 'jacobian' in stages and not (cfg.scheduler or cfg.workers):
         raise ConfigError('tile: the Jacobian stage explains in tiles on Dask; add --workers N (or --scheduler ADDRESS)')
+    if cfg.backward == 'adjoint' and 'jacobian' in stages: _check_adjoint(cfg, given)
     if cfg.fresh and not (whole or given or stages[0] == 'data'):
         raise ConfigError(f'fresh removes every result in the run folder, so it needs a run from the first stage (vessnb run --fresh), not only {",".join(stages)}')
     run_dir = check_run_dir(cfg.run_dir)
