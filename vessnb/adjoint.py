@@ -4,6 +4,7 @@
 
 # %% ../nbs/03a_adjoint.ipynb #ee8c4a55
 from __future__ import annotations
+import itertools
 from fastcore.basics import patch
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,7 @@ from .core import VessnbError
 from .model import ResidualBlock, VessNet, match_size
 
 # %% auto #0
-__all__ = ['MEMORY_FORMATS', 'ADJOINTS', 'NoAdjoint', 'target_derivative', 'bn_scale', 'ConvAdjoint', 'Adjoint',
+__all__ = ['MEMORY_FORMATS', 'DENSE_BYTES', 'ADJOINTS', 'NoAdjoint', 'target_derivative', 'bn_scale', 'ConvAdjoint', 'Adjoint',
            'SequentialAdjoint', 'VessNetAdjoint', 'no_adjoint', 'build_adjoint']
 
 # %% ../nbs/03a_adjoint.ipynb #8c005814
@@ -59,13 +60,55 @@ class ConvAdjoint:
         self.s, self.p, self.d, self.k = conv.stride, conv.padding, conv.dilation, conv.kernel_size
         self.flip = not self.tr and self.s == (1, 1)     # stride 1: a convolution with the kernel flipped, channels swapped
         self.W = (W.flip(2, 3).transpose(0, 1) if self.flip else W).contiguous(memory_format=memory_format)
+        self.taps, self.mf = self.flip and W.shape[1] == 1, memory_format   # back to one channel (a grayscale image): `_taps`
+        if self.taps: self.M = W.permute(2, 3, 1, 0).reshape(-1, W.shape[0]).contiguous()
+        self._mats = {}                                  # tiny maps: (h, w) -> the adjoint as a matrix (`_dense`)
 
     def __call__(self, g:torch.Tensor, size=None) -> torch.Tensor:
         "Input gradient of cotangents `g` (n, C_out, h, w); `size`: the layer's input (H, W), needed when it is strided."
         if self.tr: return F.conv2d(g, self.W, stride=self.s, padding=self.p, dilation=self.d)
+        if self.taps: return self._taps(g)
+        if self.flip and self._dense(*g.shape[-2:]) is not None: return self._by_matrix(g)
         if self.flip: return F.conv2d(g, self.W, padding=[d * (k - 1) - p for d, k, p in zip(self.d, self.k, self.p)], dilation=self.d)
         op = [n - ((m - 1) * s - 2 * p + d * (k - 1) + 1) for n, m, s, p, d, k in zip(size, g.shape[-2:], self.s, self.p, self.d, self.k)]
         return F.conv_transpose2d(g, self.W, stride=self.s, padding=self.p, output_padding=op, dilation=self.d)
+
+# %% ../nbs/03a_adjoint.ipynb #9200d3e2
+@patch
+def _taps(self:ConvAdjoint, g):
+    "The stride-1 adjoint of cotangents `g` (n, C_out, h, w) to one channel: a matmul per tap, shifted sums."
+    n, co, h, w = g.shape
+    (kh, kw), (dh, dw), (ph, pw) = self.k, self.d, self.p
+    z = (self.M @ g.transpose(0, 1).reshape(co, -1)).view(kh, kw, n, h, w)
+    out = g.new_zeros(n, h + dh * (kh - 1), w + dw * (kw - 1))       # padded: tap (a, b) lands at (dh*a, dw*b)
+    for a in range(kh):
+        for b in range(kw): out[:, dh * a:dh * a + h, dw * b:dw * b + w] += z[a, b]
+    return out[:, None, ph:ph + h + dh * (kh - 1) - 2 * ph, pw:pw + w + dw * (kw - 1) - 2 * pw].contiguous(memory_format=self.mf)
+
+# %% ../nbs/03a_adjoint.ipynb #845ce894
+DENSE_BYTES = 2**26     # the largest matrix `_dense` builds (64 MiB): 256 channels at 3x3 need 21 MiB
+
+@patch
+def _dense(self:ConvAdjoint, h:int, w:int):
+    "This stride-1 adjoint on an `h` x `w` map as (matrix (h*w*C_out, H*W*C_in), channels last; (H, W)); None where the map is larger than the kernel or the matrix too big."
+    ci, co, (kh, kw), (dh, dw) = *self.W.shape[:2], self.k, self.d
+    ph, pw = [d * (k - 1) - p for d, k, p in zip(self.d, self.k, self.p)]
+    H, W = h + 2 * ph - dh * (kh - 1), w + 2 * pw - dw * (kw - 1)
+    if h * w > kh * kw or 4 * h * w * co * H * W * ci > DENSE_BYTES: return None
+    if (h, w) not in self._mats:
+        D = self.W.new_zeros(h, w, co, H, W, ci)
+        for u, v, a, b in itertools.product(range(H), range(W), range(kh), range(kw)):
+            i, j = u + dh * a - ph, v + dw * b - pw                 # the cotangent pixel tap (a, b) of output (u, v) reads
+            if 0 <= i < h and 0 <= j < w: D[i, j, :, u, v, :] += self.W[:, :, a, b].T
+        self._mats[h, w] = D.reshape(h * w * co, H * W * ci), (H, W)
+    return self._mats[h, w]
+
+@patch
+def _by_matrix(self:ConvAdjoint, g):
+    "The stride-1 adjoint of cotangents `g` (n, C_out, h, w) by the matrix `_dense` made for their map size."
+    D, (H, W) = self._dense(*g.shape[-2:])
+    out = g.permute(0, 2, 3, 1).reshape(len(g), -1) @ D             # a view of channels-last g: no copy
+    return out.view(len(g), H, W, -1).permute(0, 3, 1, 2).contiguous(memory_format=self.mf)
 
 # %% ../nbs/03a_adjoint.ipynb #d6cc26bc
 class Adjoint:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_jacobian.ipynb #15a7f091
 from __future__ import annotations
-import collections, contextlib, errno, hashlib, json, math, operator, os, re, shutil, time, uuid
+import collections, contextlib, ctypes, errno, hashlib, json, math, operator, os, re, shutil, time, uuid
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -24,10 +24,11 @@ from .data import (name_problem)
 # %% auto #0
 __all__ = ['HEADS', 'EXACT_FLAGS', 'SUPPORT_CROP', 'ADJOINT_CHECK', 'MEASURE_SECONDS', 'KEEP_MARGIN', 'TRIAL', 'STORE_DTYPES',
            'SMALL_JACOBIAN', 'JacobianError', 'StoreMismatchError', 'StoreCorruptError', 'StoreFullError', 'Target',
-           'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'model_input',
-           'vjp_rows', 'colour_spacing', 'auto_chunk', 'Support', 'measure_support', 'as_support', 'row_shape',
-           'take_windows', 'put_windows', 'JacobianBlocks', 'adjoint_problem', 'iter_jacobian_blocks', 'jacobian_rows',
-           'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore', 'Tile', 'as_tile', 'shown_name', 'tile_group']
+           'as_target', 'target_map', 'precision_flags', 'set_precision_flags', 'exact_settings', 'malloc_tuned',
+           'keep_freed_memory', 'model_input', 'vjp_rows', 'colour_spacing', 'auto_chunk', 'Support', 'measure_support',
+           'as_support', 'row_shape', 'take_windows', 'put_windows', 'JacobianBlocks', 'adjoint_problem',
+           'iter_jacobian_blocks', 'jacobian_rows', 'pixel_gradient', 'jacobian', 'model_hash', 'JacobianStore', 'Tile',
+           'as_tile', 'shown_name', 'tile_group']
 
 # %% ../nbs/03_jacobian.ipynb #ce4b9167
 class JacobianError(VessnbError, ValueError):
@@ -170,6 +171,24 @@ def exact_settings(model:nn.Module):
         set_precision_flags(flags)
         for p, r in grads: p.requires_grad_(r)
         for m, t in modes: m.training = t
+
+# %% ../nbs/03_jacobian.ipynb #9c3a67aa
+_MALLOPT = {'M_TRIM_THRESHOLD': (-1, 2**30), 'M_TOP_PAD': (-2, 2**26), 'M_MMAP_MAX': (-4, 0)}   # glibc malloc.h: (param, value)
+_KEPT = []
+
+def malloc_tuned(env=os.environ) -> str | None:
+    "The variable of `env` that already tunes glibc's malloc (as a Dask worker's nanny does), if any."
+    return next((k for k in env if k.startswith('MALLOC_') and k.endswith('_') or k == 'GLIBC_TUNABLES' and 'malloc' in env[k]), None)
+
+def keep_freed_memory() -> bool:
+    "Ask glibc's malloc (once per process) to keep freed memory for reuse instead of returning it to the OS; False without glibc or where `malloc_tuned`."
+    if not _KEPT:
+        try:
+            libc = ctypes.CDLL(None)
+            ok = not malloc_tuned() and bool(libc.gnu_get_libc_version()) and all(libc.mallopt(p, v) == 1 for p, v in _MALLOPT.values())
+        except (OSError, AttributeError, TypeError): ok = False
+        _KEPT.append(ok)
+    return _KEPT[0]
 
 # %% ../nbs/03_jacobian.ipynb #6163b967
 def model_input(model, image):
@@ -396,6 +415,7 @@ class JacobianBlocks:
             raise JacobianError(f"chunk_size must be None or an int >= 1, got {chunk_size!r}")
         self.model, self.target, t0, support = model, as_target(target), time.perf_counter(), as_support(support)
         self.x = x = model_input(model, image)
+        if x.device.type == 'cpu': keep_freed_memory()
         fmap = target_map(model, self.target)
         self.f = f = lambda z: fmap(z)[0]
         with exact_settings(model): out, self.vjp_fn = vjp(f, x)
