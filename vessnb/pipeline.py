@@ -220,10 +220,16 @@ class Recorder:
         tmp = Path(tempfile.mkdtemp(prefix=f".{RUN_FILES['kernel']}-", dir=self.cfg.run_dir))   # gone on exit, or with the next run
         self.km = KernelManager(kernel_name='python3', transport='tcp', ip='127.0.0.1', connection_file=str(tmp/'kernel.json'))
         self.clients, make = [], self.km.client               # papermill's kernel clients, seen to by __exit__
-        self.km.client = lambda **kw: self.clients.append(make(**kw)) or self.clients[-1]
+        self.km.client = lambda **kw: self._client(make, **kw)
         env = {**os.environ, 'PYDEVD_DISABLE_FILE_VALIDATION': '1', 'PYTHONWARNINGS': 'ignore'}
         self.km.start_kernel(cwd=os.getcwd(), env=env, extra_arguments=['--Application.log_level=ERROR'])
         return self
+    def _client(self, make, **kw):
+        "A kernel client (papermill asks for one a record) with a session of its own: the kernel's shell socket routes by its id and ignores a second client with the same."
+        from jupyter_client.session import Session
+        s = self.km.session
+        self.clients.append(make(session=Session(key=s.key, signature_scheme=s.signature_scheme), **kw))
+        return self.clients[-1]
     def __exit__(self, *exc):
         try: self.km.shutdown_kernel(now=True)
         except BaseException:                    # Ctrl-C inside the client's event loop leaves it unusable: stop the process itself
