@@ -105,7 +105,7 @@ class RunConfig:
     amp: bool = option(TrainSettings.amp, 'mixed precision training (CUDA only)', group='train')
     channels_last: bool = option(TrainSettings.channels_last, 'channels-last memory format for training', group='train')
     n_explain: int = option(3, 'test images whose full Jacobians are extracted', group='explain')
-    explain_size: int = option(None, 'side of the explained centre crops, px (0: whole images; default: the whole image when its estimate fits --max-hours and --max-gib, else its centred part that does; on Dask: whole images)', group='explain')
+    explain_size: int = option(None, 'side of the explained centre crops, px (0: whole images; default: the whole image when its estimate fits --max-hours and --max-gib, else its centred part that does, chosen where it is computed)', group='explain')
     max_hours: float = option(1.0, 'default explanation: time limit per image, hours (estimated from one timed block)', group='explain')
     max_gib: float = option(4.0, 'default explanation: limit per image on its store and on memory, GiB', group='explain')
     target: str = option(DEFAULT_TARGET, "what is differentiated: prob[c], logprob[c], logit[c], sigmoid[c] (single-logit heads), KEY:prob[c] for dict outputs", group='explain')

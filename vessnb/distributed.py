@@ -151,23 +151,29 @@ def _load(root, name, crop, channels=DEFAULT_CHANNELS, region=None):
     img = load_image(image_path(root, name), channels)
     return img, crop_box(img.shape, crop, region)
 
+_FIT_KW = ('target', 'method', 'chunk_size', 'backward', 'support', 'dtype')   # what `fit_box` takes of the write settings
+
 def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(DEFAULT_PROPORTION,), maps_dir=None, device=DEFAULT_DEVICE,
-                 threads=1, before_task=None, write_kw=None, allow=(), channels=DEFAULT_CHANNELS, region=None) -> dict:
-    "Task: write `name`'s rows (or its `tiles`) into `store` and, untiled, its maps; returns a small summary."
+                 threads=1, before_task=None, write_kw=None, allow=(), channels=DEFAULT_CHANNELS, region=None, limits=None,
+                 tile=None, margin=None, align=None) -> dict:
+    "Task: write `name`'s rows (its `tiles`, or the part of it `limits` allow) into `store` and, unless tiles were planned, its maps; a small summary."
     t0 = time.perf_counter()
     if before_task is not None: before_task(name)
     model = _get_model(spec, device, threads, allow)
     img, box = _load(root, name, crop, channels, region)
     img, fov = torch.from_numpy(np.ascontiguousarray(img)).to(device), load_fov(root, name)
-    js, kw = JacobianStore(store), dict(write_kw or {})
+    js, kw, why, part = JacobianStore(store), dict(write_kw or {}), None, tiles is not None
     kw.update(image_name=name, crop=crop, region=None if region is None else list(region))
-    if tiles is None:                                      # the whole image, in one piece
-        js.write(name, model, img, fov=fov, **kw)
-        if maps_dir is not None:
-            save_influence(influence_map(js, name, proportions), maps_dir, name, image=img.cpu())
-    else: explain_region(js, name, model, img, box, tiles=tiles, fov=fov, **kw)
-    return dict(name=name, shape=list(img.shape[-2:]), tiles=0 if tiles is None else len(tiles),
-                seconds=time.perf_counter() - t0, pid=os.getpid())
+    if limits is not None:                                 # the part that fits, chosen by the machine that computes it
+        box, why = js.limited_box(name, model, img, limits, **{k: kw[k] for k in _FIT_KW if k in kw})
+        kw.update(region=list(box), limits=list(limits))
+        part = tuple(box) != (0, 0, *img.shape[-2:]) or bool(tile and max(box[2:]) > tile)
+    if part: explain_region(js, name, model, img, box, tiles=tiles, tile=tile, margin=margin, align=align, fov=fov, **kw)
+    else: js.write(name, model, img, fov=fov, **kw)        # the whole image, in one piece
+    if maps_dir is not None and tiles is None:             # (planned tiles: the stitching task's)
+        save_influence(influence_map(js, name, proportions), maps_dir, name, image=js.out_image(name) if part else img.cpu())
+    return dict(name=name, shape=list(img.shape[-2:]), tiles=len(js.attrs(name).get('tiles') or []) if part else 0,
+                region=list(box), why=why, seconds=time.perf_counter() - t0, pid=os.getpid())
 
 # %% ../nbs/08_distributed.ipynb #6cf200b2
 def _stitch_task(_done, store, name, proportions, maps_dir, root, crop, channels=DEFAULT_CHANNELS, region=None):
@@ -178,8 +184,8 @@ def _stitch_task(_done, store, name, proportions, maps_dir, root, crop, channels
 
 # %% ../nbs/08_distributed.ipynb #c40c5fc7
 def _finished(js, name, tiles, want):
-    "Is `name` (tiled or not, as `tiles` says) complete in `js` and written with the settings in `want`?"
-    return (name in js and js.is_complete(name) and bool(js.attrs(name).get('tiled')) == (tiles is not None)
+    "Is `name` (tiled or not, as `tiles` says; either, for 'any') complete in `js` and written with the settings in `want`?"
+    return (name in js and js.is_complete(name) and (tiles == 'any' or bool(js.attrs(name).get('tiled')) == (tiles is not None))
             and all(js.attrs(name).get(k) == v for k, v in want.items()))
 
 # %% ../nbs/08_distributed.ipynb #0ab1c03e
@@ -234,29 +240,33 @@ def _run_on(client, checkpoint, spec, root, store, crop, todo, plans, common, re
 def explain_dataset(checkpoint, data, store, client=None, names=None, crop=None, proportions=(DEFAULT_PROPORTION,), retries:int=2,
                     progress:bool=True, maps_dir=None, tile=None, margin=None, align=None, device=DEFAULT_DEVICE, threads:int=1,
                     method='auto', chunk_size=None, backward='auto', dtype='float16', before_task=None, allow=(), target=None,
-                    channels:str=DEFAULT_CHANNELS, region=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK) -> dict:
+                    channels:str=DEFAULT_CHANNELS, region=None, support=None, disk_check:bool=DEFAULT_DISK_CHECK, limits=None) -> dict:
     "Jacobian rows and influence maps of every image `names` of the VessMap folder `data` into `store`, one Dask task per image."
     t0 = time.perf_counter()
     root = Path(data)
     names = list_names(root) if names is None else list(names)
     if not names: raise ExplainError(f"data: no images to explain in {root}")
+    if limits is not None and (crop or region is not None): raise ExplainError("give limits, or a crop or region: not both")
     spec, chash = checkpoint_spec(checkpoint)
     js = JacobianStore(store)                  # creates the root (and .partial) before any task runs
     write_kw = dict(method=method, chunk_size=chunk_size, backward=backward, dtype=dtype, checkpoint_hash=chash, target=target, support=support,
                     disk_check=disk_check)
     if margin is None: margin = _support_margin(support)
-    plans = _tile_plans(checkpoint, spec, root, names, tile, margin, align, allow, crop, channels, region)
-    want = dict(crop=crop, region=None if region is None else list(region), **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
-    todo = [n for n in names if not _finished(js, n, plans.get(n), want)
+    plans = {} if limits else _tile_plans(checkpoint, spec, root, names, tile, margin, align, allow, crop, channels, region)   # (limits: in the task)
+    want = dict(crop=crop, **({'limits': list(limits)} if limits else {'region': None if region is None else list(region)}),
+                **({'model_hash': spec[0][7:]} if chash is None else {'checkpoint_hash': chash}))
+    todo = [n for n in names if not _finished(js, n, 'any' if limits else plans.get(n), want)
             or (maps_dir is not None and not (Path(maps_dir)/f'{n}_map.npy').exists())]
     common = dict(proportions=tuple(proportions), maps_dir=None if maps_dir is None else str(maps_dir), device=device,
-                  threads=threads, before_task=before_task, write_kw=write_kw, allow=tuple(allow), channels=channels, region=region)
+                  threads=threads, before_task=before_task, write_kw=write_kw, allow=tuple(allow), channels=channels, region=region,
+                  limits=limits, tile=tile, margin=margin, align=align)
     done, failed = {}, {}
     if client is None: _run_here(spec, root, store, crop, todo, plans, common, retries, progress, done, failed)
     else: _run_on(client, checkpoint, spec, root, store, crop, todo, plans, common, retries, progress, done, failed)
     secs = time.perf_counter() - t0
     result = dict(store=str(store), maps_dir=None if maps_dir is None else str(maps_dir), done=sorted(done),
-                  skipped=[n for n in names if n not in todo], failed=failed, tiled={n: len(p) for n, p in plans.items()}, seconds=secs,
+                  skipped=[n for n in names if n not in todo], failed=failed, seconds=secs,
+                  tiled={n: len(p) for n, p in plans.items()} | {n: r['tiles'] for n, r in done.items() if r.get('tiles')},
                   images_per_s=len(done) / secs if secs > 0 else math.nan, per_image=done)
     if failed:
         raise ExplainError(f"{len(failed)} of {len(names)} images failed (the others are in {store}; run again to resume): "

@@ -1189,6 +1189,15 @@ def _finish(self:JacobianStore, name, ext):
     self._seal(name, complete=True, max_abs=m, seconds_total=secs, seconds_rows=info['seconds_rows'])
     return self.attrs(name)
 
+# %% ../nbs/03_jacobian.ipynb #4c2bbe70
+@patch
+def limited_box(self:JacobianStore, name:str, model:nn.Module, image, limits, **kw) -> tuple[tuple, str | None]:
+    "`fit_box` of `image` under `limits` = [max_hours, max_gib], unless `name` is stored for the same limits and model: its box then (why None)."
+    try: a = self.attrs(name) if name in self else {}
+    except JacobianError: a = {}                                     # damaged: chosen again (and made again by `write`)
+    if a.get('limits') == list(limits) and a.get('model_hash') == model_hash(model) and 'region' in a: return tuple(a['region']), None
+    return self.fit_box(model, image, limits[0] * 3600, limits[1] * 2**30, **kw)
+
 # %% ../nbs/03_jacobian.ipynb #9f8db09c
 @patch
 def remove(self:JacobianStore, name:str):

@@ -28,8 +28,9 @@ from .distributed import explain_dataset, explain_region, local_cluster
 
 # %% auto #0
 __all__ = ['PER_IMAGE', 'data_stage', 'data_digest', 'stage_model_arguments', 'training_key', 'train_stage', 'explained_size',
-           'explained_box', 'method_reason', 'stage_checkpoint', 'check_channels', 'stage_model', 'jacobian_summary',
-           'jacobian_stage', 'threshold_stage', 'validate_stage', 'explorer_stage', 'distributed_stage']
+           'explained_box', 'method_reason', 'stage_checkpoint', 'check_channels', 'stage_model', 'log_cut',
+           'jacobian_summary', 'jacobian_stage', 'threshold_stage', 'validate_stage', 'explorer_stage',
+           'distributed_stage']
 
 # %% ../nbs/11_stages.ipynb #724f2c62
 def _choose_split(cfg, root):
@@ -227,18 +228,18 @@ def _limits(cfg) -> list | None:
     "The limits run `cfg` chooses its explained parts by (max_hours, max_gib), or None when it names them (`region`, `explain_size`)."
     return None if cfg.region is not None or cfg.explain_size is not None else [cfg.max_hours, cfg.max_gib]
 
-def _default_box(cfg, js, model, name, x, chash) -> tuple:
-    "The box of image `name` (tensor `x`) that run `cfg` explains: `explained_box`, or by default all of it that fits the limits (a choice kept while they stand)."
-    if (limits := _limits(cfg)) is None: return explained_box(cfg, x.shape)
-    a = {}
-    try: a = js.attrs(name) if name in js else {}
-    except JacobianError: pass                                       # damaged: chosen again (and made again by `write`)
-    if a.get('limits') == limits and a.get('checkpoint_hash') == chash: return tuple(a['region'])   # chosen before: kept
-    box, why = js.fit_box(model, x, cfg.max_hours * 3600, cfg.max_gib * 2**30, target=cfg.target, method=cfg.method,
-                          sampling_rate=cfg.sampling_rate, support=cfg.support, chunk_size=cfg.chunk_size, backward=cfg.backward)
+def log_cut(cfg, name:str, box, why:str|None):
+    "Say in run.log that run `cfg` explains only `box` of image `name` by its limits, and why (nothing when `why` is None)."
     if why: logger.info(f"jacobian {name}: {why}, beyond --max-hours {cfg.max_hours:g} or --max-gib {cfg.max_gib:g}: its centre "
                         f"{box[2]}x{box[3]} (from row {box[0]}, column {box[1]}) is explained instead; --explain-size 0 explains "
                         "all of it, --region I0,J0,H,W another part")
+
+def _default_box(cfg, js, model, name, x) -> tuple:
+    "The box of image `name` (tensor `x`) that run `cfg` explains: `explained_box`, or by default all of it that fits the limits (a choice kept while they stand)."
+    if (limits := _limits(cfg)) is None: return explained_box(cfg, x.shape)
+    box, why = js.limited_box(name, model, x, limits, target=cfg.target, method=cfg.method, sampling_rate=cfg.sampling_rate,
+                              support=cfg.support, chunk_size=cfg.chunk_size, backward=cfg.backward)
+    log_cut(cfg, name, box, why)
     return box
 
 
@@ -262,7 +263,7 @@ def _explain_image(cfg, js, model, chash, name, path, data, train, crop) -> bool
     img = load_image(path, channels)
     check_channels(model, img, path, channels)
     x, full = torch.from_numpy(np.ascontiguousarray(img)).to(cfg.device), list(img.shape[-2:])
-    box = _default_box(cfg, js, model, name, x, chash)
+    box = _default_box(cfg, js, model, name, x)
     fov = load_fov(data['root'], name, img.shape[-2:]) if data.get('root') else None
     kw = dict(target=cfg.target, method=cfg.method, mode=cfg.mode, chunk_size=cfg.chunk_size, backward=cfg.backward, checkpoint_hash=chash,
               sampling_rate=cfg.sampling_rate, support=cfg.support, disk_check=cfg.disk_check, fov=fov, progress=name, image_name=name,
@@ -379,7 +380,7 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
                                names=names, crop=crop, device=cfg.device, threads=cfg.threads or 1, method=cfg.method,
                                chunk_size=cfg.chunk_size, backward=cfg.backward, progress=False, allow=(cfg.model,), target=cfg.target,
                                channels=data.get('channels', DEFAULT_CHANNELS), region=region, support=cfg.support,
-                               disk_check=cfg.disk_check, tile=cfg.tile)
+                               disk_check=cfg.disk_check, tile=cfg.tile, limits=_limits(cfg))
     finally:
         if client is not None: client.close()
         if cluster is not None: cluster.close()
@@ -387,5 +388,8 @@ def distributed_stage(cfg:RunConfig, data:dict, train:dict) -> dict:
                                scheduler=cfg.scheduler, workers=cfg.workers, done=res['done'], skipped=res['skipped'],
                                seconds=res['seconds'], images_per_s=res['images_per_s'])
     update_summary(run_dir, 'jacobian', summary)
+    for n in names:                                  # the parts the workers chose by the limits, in the images' order
+        r = res['per_image'].get(n, {})
+        log_cut(cfg, n, r.get('region'), r.get('why'))
     logger.info(f"jacobian (dask): {len(res['done'])} images explained, {len(res['skipped'])} already complete")
     return summary
