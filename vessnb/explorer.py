@@ -21,10 +21,11 @@ from .core import (check_proportion, DEFAULT_DEVICE, CHANNEL_NORMS, DEFAULT_CHAN
 
 
 # %% auto #0
-__all__ = ['P_STEPS', 'COLOUR_STEPS', 'BAND_ARRAYS', 'CHROMIUM_ARGS', 'PAGE_TIMEOUT_MS', 'ExplorerError', 'page_proportions',
-           'row_levels', 'page_stats', 'colour_lut', 'colour_index', 'row_rgb', 'map_rgb', 'outline', 'explorer_data',
-           'band_rows_of', 'count_steps', 'page_template', 'image_file', 'band_file', 'explorer_files',
-           'write_explorer', 'tiny_net', 'tiny_run', 'find_browser', 'screenshot_explorer', 'explore']
+__all__ = ['P_STEPS', 'COLOUR_STEPS', 'BAND_ARRAYS', 'FIELD_PX', 'CHROMIUM_ARGS', 'PAGE_TIMEOUT_MS', 'ExplorerError',
+           'page_proportions', 'row_levels', 'page_stats', 'colour_lut', 'colour_index', 'row_rgb', 'map_rgb',
+           'outline', 'explorer_data', 'band_rows_of', 'count_steps', 'page_template', 'image_file', 'band_file',
+           'explorer_files', 'field_thumbnail', 'write_explorer', 'tiny_net', 'tiny_run', 'find_browser',
+           'screenshot_explorer', 'explore']
 
 # %% ../nbs/07_explorer.ipynb #5d48cf46
 class ExplorerError(VessnbError, ValueError):
@@ -248,6 +249,20 @@ def explorer_files(folder) -> list[str]:
         if not m['inline']: files += [band_file(k, b) for b in range(m['n_bands'])]
     return files
 
+# %% ../nbs/07_explorer.ipynb #54b0344c
+FIELD_PX = 256    # the longer side of the whole image beside a region, at most
+
+def field_thumbnail(js, name:str) -> dict | None:
+    "The whole image (of shape `full`) of the part `name` of store `js`, every `step`-th pixel as uint8 gray (`field`), with `step` and the part's `box` (i0, j0, h, w); None for a whole image."
+    if not js.is_part(name): return None
+    img = js.image(name).float().numpy()
+    img = img.mean(0) if img.ndim == 3 else img
+    step = -(-max(img.shape) // FIELD_PX)
+    t = img[::step, ::step]
+    lo, hi = float(t.min()), float(t.max())
+    return dict(field=np.rint(255 * (t - lo) / ((hi - lo) or 1)).astype(np.uint8), step=step,
+                box=[*js.origin(name), *js.attrs(name)['out_shape']], full=list(img.shape))
+
 # %% ../nbs/07_explorer.ipynb #dae7f62d
 def _write_image(tmp:Path, js, k:int, name:str, max_rows, band_rows, proportion, progress, channel_norm, label) -> dict:
     "Write image `k` (`name` of store `js`) of the explorer being made in `tmp`: its data script, and its bands when too large to inline; its metadata."
@@ -264,6 +279,8 @@ def _write_image(tmp:Path, js, k:int, name:str, max_rows, band_rows, proportion,
         'region': js.attrs(name).get('region'), 'full_shape': js.attrs(name).get('full_shape'),
         'inline': inline, 'counts_dtype': str(d['counts'].dtype), 'n_fp': d.get('n_fp'), 'n_fn': d.get('n_fn')}
     x = {k: _pack(d[k]) for k in ('image', 'prob', 'outline', 'errors') if k in d} | {'count_steps': _pack(count_steps(d['counts']))}
+    if (f := field_thumbnail(js, name)) is not None:          # a region: the whole image beside it
+        x['field'], meta['field_info'] = _pack(f['field']), dict(shape=list(f['field'].shape), step=f['step'], box=f['box'], full=f['full'])
     if inline: x['bands'] = [dict(zip(BAND_ARRAYS, map(_pack, b))) for b in d['bands']]
     (tmp/'images').mkdir(exist_ok=True)
     with atomic_write(tmp/image_file(k), 'w') as f:
