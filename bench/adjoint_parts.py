@@ -48,7 +48,7 @@ def memory(a):
             res[way].append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1]))
     rows = {w: dict(kept=r[0]['kept'], ms=statistics.median(x for d in r for x in d['ms']),
                     faults=statistics.median(x for d in r for x in d['faults'])) for w, r in res.items()}
-    print(f"| memory | ms a row | page faults a pass |\n|---|---|---|")
+    print("| memory | ms a row | page faults a pass |\n|---|---|---|")
     for w, r in rows.items(): print(f"| {w}{' (kept)' if r['kept'] else ''} | {r['ms']:.3f} | {r['faults']:.0f} |")
     print(f"default / keep: {rows['default']['ms'] / rows['keep']['ms']:.2f}")
     return rows
