@@ -53,7 +53,7 @@ def _conv_problem(conv) -> str | None:
 class ConvAdjoint:
     "The adjoint of a `Conv2d` / `ConvTranspose2d` (and an eval `BatchNorm2d` after it, folded in) as one forward-type convolution."
     def __init__(self, conv:nn.Module, bn:nn.BatchNorm2d|None=None, memory_format=torch.channels_last):
-        if _conv_problem(conv): raise NoAdjoint(_conv_problem(conv))
+        if why := _conv_problem(conv): raise NoAdjoint(why)
         self.tr = isinstance(conv, nn.ConvTranspose2d)
         W = conv.weight.detach()
         if bn is not None: W = W * (bn_scale(bn)[None, :, None, None] if self.tr else bn_scale(bn)[:, None, None, None])

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .data import (load_image, image_path, list_names, crop_box, load_fov)
 from .core import (DEFAULT_PROPORTION, DEFAULT_DEVICE, DEFAULT_CHANNELS, DEFAULT_DISK_CHECK, VessnbError, torch_threads)
 from .model import VessNet, load_checkpoint, checkpoint_hash, receptive_field
-from .jacobian import (Tile, JacobianStore, measure_support, model_hash, exact_settings, target_map, model_input,
+from .jacobian import (Tile, JacobianBlocks, JacobianStore, measure_support, model_hash, exact_settings, target_map, model_input,
                              tile_group, as_tile, as_support)
 from .threshold import (influence_map, save_influence)
 
@@ -151,7 +151,10 @@ def _load(root, name, crop, channels=DEFAULT_CHANNELS, region=None):
     img = load_image(image_path(root, name), channels)
     return img, crop_box(img.shape, crop, region)
 
-_FIT_KW = ('target', 'method', 'chunk_size', 'backward', 'support', 'dtype')   # what `fit_box` takes of the write settings
+def _fit_params() -> set:
+    "The settings `JacobianStore.fit_box` takes by keyword: its own and those it hands on to the extractor."
+    names = set(inspect.signature(JacobianStore.fit_box).parameters) | set(inspect.signature(JacobianBlocks).parameters)
+    return names - {'self', 'kw', 'model', 'image', 'max_seconds', 'max_bytes'}
 
 def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(DEFAULT_PROPORTION,), maps_dir=None, device=DEFAULT_DEVICE,
                  threads=1, before_task=None, write_kw=None, allow=(), channels=DEFAULT_CHANNELS, region=None, limits=None,
@@ -165,7 +168,7 @@ def _explain_one(spec, root, name, store, crop=None, tiles=None, proportions=(DE
     js, kw, why, part = JacobianStore(store), dict(write_kw or {}), None, tiles is not None
     kw.update(image_name=name, crop=crop, region=None if region is None else list(region))
     if limits is not None:                                 # the part that fits, chosen by the machine that computes it
-        box, why = js.limited_box(name, model, img, limits, **{k: kw[k] for k in _FIT_KW if k in kw})
+        box, why = js.limited_box(name, model, img, limits, **{k: v for k, v in kw.items() if k in _fit_params()})
         kw.update(region=list(box), limits=list(limits))
         part = tuple(box) != (0, 0, *img.shape[-2:]) or bool(tile and max(box[2:]) > tile)
     if part: explain_region(js, name, model, img, box, tiles=tiles, tile=tile, margin=margin, align=align, fov=fov, **kw)

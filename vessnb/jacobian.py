@@ -178,7 +178,7 @@ _KEPT = []
 
 def malloc_tuned(env=os.environ) -> str | None:
     "The variable of `env` that already tunes glibc's malloc (as a Dask worker's nanny does), if any."
-    return next((k for k in env if k.startswith('MALLOC_') and k.endswith('_') or k == 'GLIBC_TUNABLES' and 'malloc' in env[k]), None)
+    return next((k for k in env if (k.startswith('MALLOC_') and k.endswith('_')) or (k == 'GLIBC_TUNABLES' and 'malloc' in env[k])), None)
 
 def keep_freed_memory() -> bool:
     "Ask glibc's malloc (once per process) to keep freed memory for reuse instead of returning it to the OS; False without glibc or where `malloc_tuned`."
